@@ -1,0 +1,139 @@
+"""The `assistant` command. One argparse parser; each command is a small handler that calls
+into the module that does the work. Every command takes `--config FILE` (TOML, keys mirror the
+long flags with `-` or `_`); flags given on the command line win over the file.
+
+A user's mistake (UserError) prints one line and exits 2; Ctrl-C exits 130.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tomllib
+from pathlib import Path
+
+from .errors import UserError
+
+# Real defaults live here, not in argparse, so that "given on the command line" (not None)
+# can be told apart from "left to the config file or the default".
+_DEFAULTS: dict[str, object] = {}
+
+
+def _opt(parser, *flags, default=None, **kw):
+    action = parser.add_argument(*flags, default=None, **kw)
+    if default is not None:
+        _DEFAULTS[action.dest] = default
+    return action
+
+
+def _common(p, *, models: bool = True, out: bool = False, corpus: bool = False):
+    p.add_argument("--config", metavar="FILE", help="TOML file whose keys mirror the flags (flags win)")
+    _opt(p, "--json", action="store_true", help="print machine-readable results")
+    if corpus:
+        g = p.add_mutually_exclusive_group()
+        _opt(g, "--domain", help="a shipped domain: legal, medical or support")
+        _opt(g, "--corpus", metavar="PATH", help="a corpus folder (see docs/corpus-format.md)")
+    if models:
+        _opt(p, "--base-model", default=None, help="embedded default, a local folder or a Hugging Face id")
+        _opt(p, "--embedding-model", default=None, help="embedded default, a local folder or a sentence-transformers id")
+        _opt(p, "--device", default="auto", choices=["auto", "cpu", "cuda"])
+        _opt(p, "--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
+    if out:
+        _opt(p, "--out", default="runs", metavar="DIR", help="the folder that holds the runs (default ./runs)")
+
+
+def _load_config(args) -> None:
+    """Fill arguments not given on the command line from --config, then from the defaults."""
+    path = getattr(args, "config", None)
+    if path:
+        p = Path(path)
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UserError("no such config file", path=p) from None
+        except UnicodeDecodeError as e:
+            raise UserError(f"not UTF-8 text (byte {e.start})", path=p) from None
+        except tomllib.TOMLDecodeError as e:
+            line = getattr(e, "lineno", None)
+            raise UserError(f"not valid TOML: {str(e).split(' (at line')[0]}", path=p, line=line) from None
+        for key, value in data.items():
+            dest = key.replace("-", "_")
+            if not hasattr(args, dest) or dest in ("config", "handler", "command"):
+                raise UserError(f"unknown key '{key}' for this command", path=p)
+            if getattr(args, dest) is None:
+                setattr(args, dest, value)
+    for dest, value in _DEFAULTS.items():
+        if hasattr(args, dest) and getattr(args, dest) is None:
+            setattr(args, dest, value)
+
+
+def _print(args, human: str, data) -> None:
+    print(json.dumps(data, indent=2, default=str) if args.json else human)
+
+
+# -- assistant models ----------------------------------------------------------------------
+def cmd_models(args) -> int:
+    from .embed import load_embedder
+    from .llm import load_llm
+
+    llm = load_llm(args.base_model, device=args.device, trust_remote_code=args.trust_remote_code)
+    emb = load_embedder(args.embedding_model, device=args.device, trust_remote_code=args.trust_remote_code)
+    rows = [
+        {"role": "base model", "name": llm.source.name, "from": llm.source.describe(), "params": llm.n_params,
+         "load_s": round(llm.load_s, 2), "device": llm.device},
+        {"role": "embedding model", "name": emb.source.name, "from": emb.source.describe(), "params": emb.n_params,
+         "load_s": round(emb.load_s, 2), "dim": emb.dim},
+    ]
+    human = "\n".join(f"{r['role']:<16} {r['name']}\n{'':<16} from {r['from']}\n{'':<16} "
+                      f"{r['params'] / 1e6:.1f}M parameters, loaded in {r['load_s']:.2f} s" for r in rows)
+    _print(args, human, rows)
+    return 0
+
+
+# -- assistant tui -------------------------------------------------------------------------
+def cmd_tui(args) -> int:
+    from .app.app import AssistantApp
+
+    AssistantApp(out=args.out).run()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="assistant", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("models", help="show which base and embedding models resolve, and load them")
+    _common(p)
+    p.set_defaults(handler=cmd_models)
+
+    p = sub.add_parser("tui", help="the terminal app (also: assistant with no arguments)")
+    _common(p, models=False, out=True)
+    p.set_defaults(handler=cmd_tui)
+
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded unless a hub model is named
+    os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv or ["tui"])
+    try:
+        _load_config(args)
+        from .hub import quiet_libraries
+
+        quiet_libraries()
+        return int(args.handler(args) or 0)
+    except UserError as e:
+        print(f"assistant: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("assistant: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

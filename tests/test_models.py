@@ -1,0 +1,62 @@
+"""The model resolution and loading layer, on tiny models (and the real embedded ones, marked)."""
+import numpy as np
+import pytest
+
+from assistant.errors import UserError
+from assistant.hub import cache_dir
+from assistant.llm import load_llm, resolve_base_model
+from assistant.embed import load_embedder, resolve_embedding_model
+
+
+def test_tiny_llm_generates_batched_with_left_padding(tiny_llm):
+    prompts = [tiny_llm.chat_prompt("hi"), tiny_llm.chat_prompt("a much longer question about the refund policy")]
+    out = tiny_llm.generate(prompts, max_new_tokens=5, batch_size=2)
+    assert len(out) == 2 and all(g.new_tokens <= 5 for g in out)
+    # batched and one-at-a-time greedy generation agree (left padding does not change the answer)
+    single = [tiny_llm.generate([p], max_new_tokens=5)[0].text for p in prompts]
+    assert [g.text for g in out] == single
+
+
+def test_chat_prompt_carries_our_system_prompt(tiny_llm):
+    p = tiny_llm.chat_prompt("What?", system="You answer about Avalon.")
+    assert "You answer about Avalon." in p and p.endswith("<|im_start|>assistant\n")
+
+
+def test_option_logprobs_rank_options(tiny_llm):
+    scores = tiny_llm.option_logprobs(tiny_llm.chat_prompt("yes or no?"), ["Yes", "No", "Maybe not"])
+    assert len(scores) == 3 and all(lp < 0 and n >= 1 for lp, n in scores)
+
+
+def test_tiny_embedder_normalised(tiny_embedder):
+    v = tiny_embedder.encode(["refund policy", "upload limit", ""])
+    assert v.shape == (3, tiny_embedder.dim) and v.dtype == np.float32
+    assert np.allclose(np.linalg.norm(v[:2], axis=1), 1, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["no-such-model", "./missing/folder/x"])
+def test_unknown_model_is_a_user_error(name):
+    with pytest.raises(UserError, match="unknown base model"):
+        resolve_base_model(name)
+    with pytest.raises(UserError, match="unknown embedding model"):
+        resolve_embedding_model(name)
+
+
+def test_cache_dir_respects_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert cache_dir() == tmp_path / "assistant"
+
+
+def test_local_folder_resolves(tiny_llm_path):
+    src = resolve_base_model(str(tiny_llm_path))
+    assert src.kind == "local"
+
+
+@pytest.mark.integration
+def test_real_embedded_models_answer():
+    llm = load_llm()
+    assert llm.source.kind == "embedded" and llm.n_params > 100_000_000
+    (answer,) = llm.generate([llm.chat_prompt("What is the capital of France?")], max_new_tokens=16)
+    assert "Paris" in answer.text
+    emb = load_embedder()
+    a, b, c = emb.encode(["How do I get a refund?", "Can I get my money back?", "The sky is blue."])
+    assert a @ b > a @ c
