@@ -99,6 +99,41 @@ def cmd_tui(args) -> int:
     return 0
 
 
+# -- assistant build ft|rag|hybrid ----------------------------------------------------------
+def _run_for_build(args, approach: str):
+    """The run a build writes into: `--run RUN` (add to an existing run) or a new one."""
+    from .corpus import resolve_corpus
+    from .runs import Run
+
+    if getattr(args, "run", None):
+        return Run.open(args.out, args.run), None
+    corpus = resolve_corpus(args.domain, args.corpus)
+    run = Run.create(args.out, corpus=corpus, config={k: v for k, v in vars(args).items() if k != "handler"},
+                     approaches=[approach], command=f"build {approach}", base_model=args.base_model,
+                     embedding_model=args.embedding_model)
+    return run, corpus
+
+
+def _ft_options(p) -> None:  # owner: fine-tuning builder (issue 4); also used by compare
+    pass
+
+
+def _rag_options(p) -> None:  # owner: RAG builder (issue 5); also used by compare
+    pass
+
+
+def cmd_build_ft(args) -> int:  # owner: fine-tuning builder (issue 4)
+    raise UserError("assistant build ft is not available yet")
+
+
+def cmd_build_rag(args) -> int:  # owner: RAG builder (issue 5)
+    raise UserError("assistant build rag is not available yet")
+
+
+def cmd_build_hybrid(args) -> int:  # owner: hybrid builder (issue 9)
+    raise UserError("assistant build hybrid is not available yet")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -110,6 +145,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tui", help="the terminal app (also: assistant with no arguments)")
     _common(p, models=False, out=True)
     p.set_defaults(handler=cmd_tui)
+
+    p = sub.add_parser("build", help="build one approach into a run")
+    build = p.add_subparsers(dest="approach", metavar="APPROACH", required=True)
+    for name, handler, helptext in (("ft", cmd_build_ft, "LoRA fine-tuning on the Q&A pairs"),
+                                    ("rag", cmd_build_rag, "FAISS + BM25 index over the documents"),
+                                    ("hybrid", cmd_build_hybrid, "LoRA on retrieval-augmented prompts (RAFT)")):
+        b = build.add_parser(name, help=helptext)
+        _common(b, out=True, corpus=True)
+        _opt(b, "--run", metavar="RUN", help="add to this existing run instead of starting a new one")
+        _opt(b, "--quick", action="store_true", help="the quick profile (demo, CI)")
+        b.set_defaults(handler=handler)
+        if name in ("ft", "hybrid"):
+            _ft_options(b)
+        if name in ("rag", "hybrid"):
+            _rag_options(b)
 
     return parser
 

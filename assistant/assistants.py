@@ -1,0 +1,140 @@
+"""The Assistant protocol and its implementations.
+
+The harness (evals/) knows only this protocol: a `name`, `answer(questions)` for many questions
+at once, and `option_scores(question, options)` for closed-form items and bias probes. How the
+assistant was built (nothing, a LoRA adapter, a FAISS index, both) stays behind it.
+
+  base    ClosedBookAssistant(base model)
+  ft      ClosedBookAssistant(base model + LoRA adapter)
+  rag     RetrievalAssistant(base model, index)
+  hybrid  RetrievalAssistant(base model + RAFT adapter, index)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator, Protocol, runtime_checkable
+
+from .errors import UserError
+
+APPROACHES = ("base", "ft", "rag", "hybrid")
+
+
+@dataclass
+class Context:
+    """A retrieved chunk, as the answer used it."""
+
+    doc_id: str
+    title: str
+    text: str
+    score: float
+    chunk_id: int = -1
+
+
+@dataclass
+class Answer:
+    text: str
+    contexts: list[Context] = field(default_factory=list)  # empty for base and ft
+    latency_s: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@runtime_checkable
+class Assistant(Protocol):
+    name: str
+
+    def answer(self, questions: list[str]) -> list[Answer]:
+        """Answer many questions at once (batched generation)."""
+        ...
+
+    def option_scores(self, question: str, options: list[str]) -> list[float]:
+        """Log-likelihood of each option as the answer to `question`, after this assistant's
+        own prompt (with its retrieved context, for retrieval assistants)."""
+        ...
+
+
+@dataclass
+class ClosedBookAssistant:
+    """Answers from the model's weights alone: `base`, or `ft` when the LLM carries an adapter."""
+
+    name: str
+    llm: object
+    system_prompt: str = ""
+    max_new_tokens: int = 64
+    batch_size: int = 8
+
+    def prepare(self, question: str) -> tuple[str, list[Context]]:
+        return self.llm.chat_prompt(question, self.system_prompt or None), []
+
+    def answer(self, questions: list[str]) -> list[Answer]:
+        prompts = [self.prepare(q)[0] for q in questions]
+        gens = self.llm.generate(prompts, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        return [Answer(g.text, [], g.latency_s) for g in gens]
+
+    def option_scores(self, question: str, options: list[str]) -> list[float]:
+        prompt, _ = self.prepare(question)
+        return [lp for lp, _ in self.llm.option_logprobs(prompt, options)]
+
+    def stream(self, question: str) -> tuple[Iterator[str], list[Context]]:
+        prompt, contexts = self.prepare(question)
+        return self.llm.stream(prompt, self.max_new_tokens), contexts
+
+
+@dataclass
+class RetrievalAssistant(ClosedBookAssistant):
+    """Retrieves numbered sources, then answers from them with citations: `rag` and `hybrid`."""
+
+    index: object = None
+    top_k: int | None = None
+    retrieval: str | None = None
+
+    def _contexts(self, hits) -> list[Context]:
+        return [Context(h.chunk.doc_id, h.chunk.title, h.chunk.text, float(h.score), h.chunk.chunk_id) for h in hits]
+
+    def prepare(self, question: str, hits=None) -> tuple[str, list[Context]]:
+        from .rag import rag_prompt
+
+        if hits is None:
+            hits = self.index.search(question, k=self.top_k, mode=self.retrieval)
+        prompt = rag_prompt(self.llm, question, hits, system_prompt=self.system_prompt,
+                            context_tokens=self.index.config.context_tokens)
+        return prompt, self._contexts(hits)
+
+    def answer(self, questions: list[str]) -> list[Answer]:
+        t0 = time.perf_counter()
+        all_hits = self.index.search_many(questions, k=self.top_k, mode=self.retrieval)
+        retrieval_s = (time.perf_counter() - t0) / max(len(questions), 1)
+        prepared = [self.prepare(q, hits) for q, hits in zip(questions, all_hits)]
+        gens = self.llm.generate([p for p, _ in prepared], max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        return [Answer(g.text, ctx, g.latency_s + retrieval_s) for g, (_, ctx) in zip(gens, prepared)]
+
+
+def load_assistant(run, approach: str, device: str = "auto", max_new_tokens: int = 64) -> Assistant:
+    """Rebuild one approach's assistant from a run folder (models named in its manifest)."""
+    from .llm import load_llm
+
+    if approach not in APPROACHES:
+        raise UserError(f"unknown approach '{approach}': choose one of {', '.join(APPROACHES)}")
+    models = run.manifest.get("models", {})
+    base = models.get("base", {}).get("name")
+    system = run.manifest.get("system_prompt", "")
+    adapter = None
+    if approach in ("ft", "hybrid"):
+        adapter = Path(run.path) / approach / "adapter"
+        if not (adapter / "adapter_model.safetensors").exists():
+            raise UserError(f"run {run.id} has no {approach} adapter (build it: assistant build {approach})")
+    llm = load_llm(base, device=device, adapter=str(adapter) if adapter else None)
+    if approach in ("base", "ft"):
+        return ClosedBookAssistant(approach, llm, system, max_new_tokens)
+    from .embed import load_embedder
+    from .rag import RagIndex
+
+    rag_dir = Path(run.path) / "rag"
+    if not (rag_dir / "index.faiss").exists():
+        raise UserError(f"run {run.id} has no RAG index (build it: assistant build rag)")
+    embedder = load_embedder(models.get("embedding", {}).get("name"), device=device)
+    index = RagIndex.load(rag_dir, embedder)
+    return RetrievalAssistant(approach, llm, system, max_new_tokens, index=index)

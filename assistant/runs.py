@@ -1,0 +1,164 @@
+"""Run folders, their manifests, and the SQLite registry of runs (`<out>/runs.sqlite`).
+
+A run is `<out>/<run-id>/` holding `manifest.json`, `ft/`, `rag/`, `hybrid/`, `eval/` and the
+reports. The manifest records the config, the corpus fingerprint, the models, package
+versions, and the status and timings of each stage; every write is atomic (files.py).
+The registry is a summary of the manifests, rebuilt from them on `record()`: the manifest is
+the source of truth, the registry the index the CLI and the terminal app list.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .errors import UserError
+from .files import read_json, write_json
+
+STAGE_STATUSES = ("pending", "running", "done", "failed", "interrupted")
+_PACKAGES = ("torch", "transformers", "peft", "accelerate", "sentence-transformers", "faiss-cpu", "bm25s", "ragas", "textual")
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for name in _PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Run:
+    def __init__(self, path: Path, manifest: dict):
+        self.path = Path(path)
+        self.manifest = manifest
+
+    @property
+    def id(self) -> str:
+        return self.manifest["id"]
+
+    @property
+    def out(self) -> Path:
+        return self.path.parent
+
+    def dir(self, name: str) -> Path:
+        d = self.path / name
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
+    # -- create / open -----------------------------------------------------------------------
+    @classmethod
+    def create(cls, out: str | Path, *, corpus, config: dict, approaches: list[str], command: str,
+               base_model: str | None = None, embedding_model: str | None = None) -> "Run":
+        """A new run folder for `corpus`. The models are recorded by name (None: the embedded
+        default), resolved the same way when the run is loaded again."""
+        out = Path(out)
+        run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{corpus.name}-{secrets.token_hex(2)}"
+        path = out / run_id
+        path.mkdir(parents=True, exist_ok=False)
+        manifest = {
+            "id": run_id, "command": command, "created": _now(), "corpus": {
+                "name": corpus.name, "fingerprint": corpus.fingerprint, "root": str(corpus.root or ""),
+                "documents": len(corpus.documents), "qa": len(corpus.qa)},
+            "config": config, "approaches": approaches, "system_prompt": corpus.system_prompt,
+            "models": {"base": {"name": base_model}, "embedding": {"name": embedding_model}}, "versions": package_versions(),
+            "stages": {}, "headline": {}, "recommendation": None,
+        }
+        run = cls(path, manifest)
+        run.save()
+        return run
+
+    @classmethod
+    def open(cls, out: str | Path, run: str | Path) -> "Run":
+        """Open a run by id (in `out`) or by its folder path."""
+        candidates = [Path(run), Path(out) / str(run)]
+        for c in candidates:
+            if (c / "manifest.json").is_file():
+                try:
+                    return cls(c, read_json(c / "manifest.json"))
+                except (json.JSONDecodeError, UnicodeDecodeError) as e:
+                    raise UserError(f"damaged manifest: {e}", path=c / "manifest.json") from None
+        raise UserError(f"no run '{run}' in {out} (see `assistant runs list`)")
+
+    # -- manifest ------------------------------------------------------------------------------
+    def save(self) -> None:
+        write_json(self.path / "manifest.json", self.manifest)
+        Registry(self.out).record(self)
+
+    def stage(self, name: str) -> dict:
+        return self.manifest["stages"].get(name, {"status": "pending"})
+
+    def set_stage(self, name: str, status: str, **info: Any) -> None:
+        assert status in STAGE_STATUSES, status
+        entry = self.manifest["stages"].setdefault(name, {})
+        entry.update(info, status=status, updated=_now())
+        self.save()
+
+    @contextlib.contextmanager
+    def running(self, name: str, **info: Any):
+        """Mark a stage running; then done (with its wall time), interrupted or failed."""
+        t0 = time.perf_counter()
+        self.set_stage(name, "running", **info)
+        try:
+            yield self.manifest["stages"][name]
+        except KeyboardInterrupt:
+            self.set_stage(name, "interrupted", wall_s=round(time.perf_counter() - t0, 2))
+            raise
+        except BaseException as e:
+            self.set_stage(name, "failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
+                           wall_s=round(time.perf_counter() - t0, 2))
+            raise
+        self.set_stage(name, "done", wall_s=round(time.perf_counter() - t0, 2))
+
+
+class Registry:
+    """`<out>/runs.sqlite`: one row per run. WAL mode and a busy timeout, so two processes
+    writing at once wait for each other instead of corrupting it."""
+
+    def __init__(self, out: str | Path):
+        self.path = Path(out) / "runs.sqlite"
+
+    def _connect(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.path, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("""CREATE TABLE IF NOT EXISTS runs (
+            id TEXT PRIMARY KEY, created TEXT, command TEXT, corpus TEXT, fingerprint TEXT,
+            base_model TEXT, embedding_model TEXT, approaches TEXT, stages TEXT, headline TEXT,
+            recommendation TEXT, path TEXT)""")
+        return con
+
+    def record(self, run: Run) -> None:
+        m = run.manifest
+        row = (m["id"], m["created"], m.get("command", ""), m["corpus"]["name"], m["corpus"]["fingerprint"],
+               m["models"]["base"].get("name") or "default", m["models"]["embedding"].get("name") or "default",
+               json.dumps(m.get("approaches", [])), json.dumps({k: v.get("status") for k, v in m.get("stages", {}).items()}),
+               json.dumps(m.get("headline", {})), json.dumps(m.get("recommendation")), str(run.path.resolve()))
+        with contextlib.closing(self._connect()) as con, con:
+            con.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
+
+    def list(self) -> list[dict]:
+        if not self.path.exists():
+            return []
+        with contextlib.closing(self._connect()) as con:
+            con.row_factory = sqlite3.Row
+            rows = con.execute("SELECT * FROM runs ORDER BY created DESC, id DESC").fetchall()
+        out = []
+        for r in rows:
+            d = dict(r)
+            for k in ("approaches", "stages", "headline", "recommendation"):
+                d[k] = json.loads(d[k]) if d[k] else None
+            out.append(d)
+        return out
