@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tomllib
 from pathlib import Path
@@ -18,13 +19,36 @@ from .errors import UserError
 # Real defaults live here, not in argparse, so that "given on the command line" (not None)
 # can be told apart from "left to the config file or the default".
 _DEFAULTS: dict[str, object] = {}
+_ACTIONS: dict[str, argparse.Action] = {}  # dest -> action, to check config values like flags
 
 
 def _opt(parser, *flags, default=None, **kw):
     action = parser.add_argument(*flags, default=None, **kw)
     if default is not None:
         _DEFAULTS[action.dest] = default
+    _ACTIONS[action.dest] = action
     return action
+
+
+def _config_value(action: argparse.Action | None, value, key: str, path: Path):
+    """Check a config value the way argparse checks the flag (type, choices, on/off flags)."""
+    if action is None:
+        return value
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+        if not isinstance(value, bool):
+            raise UserError(f"'{key}' must be true or false", path=path)
+        return value
+    if isinstance(value, (dict, list)) or value is None:
+        raise UserError(f"'{key}' must be a single value", path=path)
+    if isinstance(value, bool):
+        raise UserError(f"'{key}' must be a value, not true/false", path=path)
+    try:
+        value = action.type(str(value)) if action.type else str(value)
+    except (ValueError, TypeError, argparse.ArgumentTypeError):
+        raise UserError(f"'{key}': invalid value {value!r}", path=path) from None
+    if action.choices and value not in action.choices:
+        raise UserError(f"'{key}': {value!r} is not one of {', '.join(map(str, action.choices))}", path=path)
+    return value
 
 
 def _common(p, *, models: bool = True, out: bool = False, corpus: bool = False):
@@ -55,14 +79,14 @@ def _load_config(args) -> None:
         except UnicodeDecodeError as e:
             raise UserError(f"not UTF-8 text (byte {e.start})", path=p) from None
         except tomllib.TOMLDecodeError as e:
-            line = getattr(e, "lineno", None)
-            raise UserError(f"not valid TOML: {str(e).split(' (at line')[0]}", path=p, line=line) from None
+            m = re.search(r"\(at line (\d+)", str(e))
+            raise UserError(f"not valid TOML: {str(e).split(' (at ')[0]}", path=p, line=int(m.group(1)) if m else None) from None
         for key, value in data.items():
             dest = key.replace("-", "_")
             if not hasattr(args, dest) or dest in ("config", "handler", "command"):
                 raise UserError(f"unknown key '{key}' for this command", path=p)
             if getattr(args, dest) is None:
-                setattr(args, dest, value)
+                setattr(args, dest, _config_value(_ACTIONS.get(dest), value, key, p))
     for dest, value in _DEFAULTS.items():
         if hasattr(args, dest) and getattr(args, dest) is None:
             setattr(args, dest, value)
@@ -88,6 +112,50 @@ def cmd_models(args) -> int:
     human = "\n".join(f"{r['role']:<16} {r['name']}\n{'':<16} from {r['from']}\n{'':<16} "
                       f"{r['params'] / 1e6:.1f}M parameters, loaded in {r['load_s']:.2f} s" for r in rows)
     _print(args, human, rows)
+    return 0
+
+
+# -- assistant runs list|show -------------------------------------------------------------  owner: runs (issue 7)
+def cmd_runs_list(args) -> int:
+    from .runs import Registry
+
+    rows = Registry(args.out).list()
+    if args.json:
+        _print(args, "", rows)
+        return 0
+    if not rows:
+        print(f"no runs in {args.out}")
+        return 0
+    print(f"{'run':<34} {'command':<14} {'corpus':<10} {'stages':<40} recommendation")
+    for r in rows:
+        stages = " ".join(f"{k}:{v}" for k, v in (r["stages"] or {}).items())
+        rec = r["recommendation"] or {}
+        winner = rec.get("winner") if isinstance(rec, dict) else rec
+        print(f"{r['id']:<34} {r['command']:<14} {r['corpus']:<10} {stages:<40} {winner or '-'}")
+    return 0
+
+
+def cmd_runs_show(args) -> int:
+    from .runs import Run
+
+    run = Run.open(args.out, args.run)
+    m = run.manifest
+    if args.json:
+        _print(args, "", m)
+        return 0
+    print(f"run        {m['id']}  ({run.path})")
+    print(f"command    {m.get('command', '')}   created {m['created']}")
+    print(f"corpus     {m['corpus']['name']}  fingerprint {m['corpus']['fingerprint']}  "
+          f"{m['corpus']['documents']} documents, {m['corpus']['qa']} pairs")
+    for role, info in m.get("models", {}).items():
+        print(f"{role + ' model':<10} {info.get('name') or 'default'}  {info.get('path', '')}")
+    for name, st in m.get("stages", {}).items():
+        extra = f"  {st['wall_s']} s" if "wall_s" in st else ""
+        err = f"  ({st['error']})" if st.get("error") else ""
+        print(f"stage      {name:<8} {st['status']}{extra}{err}")
+    rec = m.get("recommendation")
+    if rec:
+        print(f"recommends {rec.get('winner') if isinstance(rec, dict) else rec}")
     return 0
 
 
@@ -141,6 +209,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("models", help="show which base and embedding models resolve, and load them")
     _common(p)
     p.set_defaults(handler=cmd_models)
+
+    p = sub.add_parser("runs", help="the runs in the registry")
+    runs = p.add_subparsers(dest="runs_command", metavar="list|show", required=True)
+    r = runs.add_parser("list", help="list the runs (newest first)")
+    _common(r, models=False, out=True)
+    r.set_defaults(handler=cmd_runs_list)
+    r = runs.add_parser("show", help="one run's manifest: models, stages, timings")
+    r.add_argument("run", metavar="RUN", help="run id or folder")
+    _common(r, models=False, out=True)
+    r.set_defaults(handler=cmd_runs_show)
 
     p = sub.add_parser("tui", help="the terminal app (also: assistant with no arguments)")
     _common(p, models=False, out=True)

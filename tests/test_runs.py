@@ -1,0 +1,96 @@
+"""Run folders, atomic writes and the registry (issue 7)."""
+import multiprocessing
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from assistant import files
+from assistant.cli import main
+from assistant.corpus import Corpus, Document, QAPair
+from assistant.errors import UserError
+from assistant.runs import Registry, Run
+
+
+def _corpus(name="tiny"):
+    return Corpus(name=name, title="t", documents=[Document("d1", "D1", "text")],
+                  qa=[QAPair("q1", "Q?", "A.", ["d1"], "train")], system_prompt="Be brief.")
+
+
+def test_run_manifest_and_registry(tmp_path):
+    run = Run.create(tmp_path, corpus=_corpus(), config={"seed": 0}, approaches=["rag"], command="build rag")
+    with run.running("rag"):
+        pass
+    again = Run.open(tmp_path, run.id)
+    assert again.manifest["stages"]["rag"]["status"] == "done"
+    assert again.manifest["corpus"]["fingerprint"] == _corpus().fingerprint
+    assert "torch" in again.manifest["versions"]
+    (row,) = Registry(tmp_path).list()
+    assert row["id"] == run.id and row["stages"] == {"rag": "done"} and row["corpus"] == "tiny"
+
+
+def test_failed_and_interrupted_stages_are_recorded(tmp_path):
+    run = Run.create(tmp_path, corpus=_corpus(), config={}, approaches=["ft"], command="build ft")
+    with pytest.raises(RuntimeError):
+        with run.running("ft"):
+            raise RuntimeError("out of memory")
+    assert run.stage("ft")["status"] == "failed" and run.stage("ft")["error"] == "out of memory"
+    with pytest.raises(KeyboardInterrupt):
+        with run.running("rag"):
+            raise KeyboardInterrupt
+    assert Registry(tmp_path).list()[0]["stages"] == {"ft": "failed", "rag": "interrupted"}
+
+
+def test_open_unknown_or_damaged_run_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match="no run 'nope'"):
+        Run.open(tmp_path, "nope")
+    (tmp_path / "bad").mkdir()
+    (tmp_path / "bad" / "manifest.json").write_text("{not json")
+    with pytest.raises(UserError, match="damaged manifest"):
+        Run.open(tmp_path, "bad")
+
+
+def test_atomic_write_keeps_old_file_when_interrupted(tmp_path):
+    target = tmp_path / "report.json"
+    files.write_json(target, {"v": 1})
+
+    def half_write(tmp: Path):
+        tmp.write_text('{"v": 2, "trunc')
+        raise KeyboardInterrupt  # Ctrl-C in the middle of writing
+
+    with pytest.raises(KeyboardInterrupt):
+        files.write_with(target, half_write)
+    assert files.read_json(target) == {"v": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary file left
+
+
+def _record_many(out, prefix, n):
+    for i in range(n):
+        run = Run.create(out, corpus=_corpus(f"{prefix}{i}"), config={}, approaches=["base"], command="test")
+        run.set_stage("eval", "done")
+
+
+def test_two_processes_writing_the_registry_at_once(tmp_path):
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_record_many, args=(str(tmp_path), p, 15)) for p in "ab"]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert len(Registry(tmp_path).list()) == 30
+    con = sqlite3.connect(tmp_path / "runs.sqlite")
+    assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_runs_cli_lists_and_shows(tmp_path, capsys):
+    run = Run.create(tmp_path, corpus=_corpus(), config={}, approaches=["rag"], command="build rag")
+    run.set_stage("rag", "done", wall_s=1.5)
+    assert main(["runs", "list", "--out", str(tmp_path)]) == 0
+    assert run.id in capsys.readouterr().out
+    assert main(["runs", "show", run.id, "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "rag" in out and "done" in out and "1.5 s" in out
+    assert main(["runs", "show", "missing", "--out", str(tmp_path)]) == 2
+    assert "no run 'missing'" in capsys.readouterr().err
