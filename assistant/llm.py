@@ -254,6 +254,9 @@ def load_llm(name: str | None = None, device: str = "auto", adapter: str | None 
     if adapter:
         from peft import PeftModel
 
-        model = PeftModel.from_pretrained(model, adapter)  # adapter_model.safetensors only
+        # Adapters load from safetensors only: a pickled adapter_model.bin could run code.
+        if not (Path(adapter) / "adapter_model.safetensors").is_file():
+            raise UserError(f"no adapter_model.safetensors in {adapter} (only safetensors adapters are loaded)")
+        model = PeftModel.from_pretrained(model, adapter)  # prefers the safetensors file checked above
     model.to(device).eval()
     return LLM(model, tok, source, device, load_s=time.perf_counter() - t0, adapter=adapter)
