@@ -187,15 +187,156 @@ def _ft_options(p) -> None:  # owner: fine-tuning builder (issue 4); also used b
 
 
 def _rag_options(p) -> None:  # owner: RAG builder (issue 5); also used by compare
-    pass
+    from .rag import RagConfig
+
+    d = {k: f.default for k, f in RagConfig.model_fields.items()}  # one place for the defaults
+    _opt(p, "--chunk-tokens", type=int, metavar="N", help=f"chunk size in embedding-model tokens (default {d['chunk_tokens']})")
+    _opt(p, "--chunk-overlap", type=int, metavar="N", help=f"tokens shared by neighbouring chunks (default {d['chunk_overlap']})")
+    _opt(p, "--retrieval", choices=["dense", "bm25", "hybrid"],
+         help=f"dense (FAISS), bm25, or hybrid: both fused by reciprocal rank (default {d['retrieval']})")
+    _opt(p, "--top-k", type=int, metavar="K", help=f"sources per question (default {d['top_k']})")
+    _opt(p, "--index", choices=["auto", "flat", "hnsw", "ivf"],
+         help=f"FAISS index; auto: exact below {d['flat_below']} chunks, IVF above (default {d['index']})")
+    _opt(p, "--context-tokens", type=int, metavar="N", help=f"token budget of the sources in the prompt (default {d['context_tokens']})")
 
 
 def cmd_build_ft(args) -> int:  # owner: fine-tuning builder (issue 4)
     raise UserError("assistant build ft is not available yet")
 
 
+def _tqdm_progress(disable: bool):  # owner: RAG builder (issue 5)
+    """A progress(done, total, message) callback drawing a tqdm bar on stderr, and its closer."""
+    from tqdm import tqdm
+
+    bars: dict[str, object] = {}
+
+    def progress(done: int, total: int, message: str) -> None:
+        bar = bars.get(message)
+        if bar is None:
+            bar = bars[message] = tqdm(total=total, desc=message, unit="chunk", disable=disable, leave=False)
+        bar.update(done - bar.n)
+
+    return progress, lambda: [b.close() for b in bars.values()]
+
+
 def cmd_build_rag(args) -> int:  # owner: RAG builder (issue 5)
-    raise UserError("assistant build rag is not available yet")
+    from .embed import load_embedder
+    from .rag import build_index, rag_config, retrieval_metrics
+
+    if args.add or args.remove:
+        return _rag_update(args)
+    config = rag_config(vars(args), quick=args.quick)
+    run, corpus = _run_for_build(args, "rag")
+    if corpus is None:  # --run: the run's own corpus
+        from .corpus import load_corpus, resolve_corpus
+
+        root = run.manifest.get("corpus", {}).get("root")
+        corpus = resolve_corpus(args.domain, args.corpus) if (args.domain or args.corpus) else load_corpus(root or ".")
+        if corpus.fingerprint != run.manifest["corpus"]["fingerprint"]:
+            raise UserError(f"run {run.id} was made for another version of corpus '{run.manifest['corpus']['name']}' "
+                            f"(fingerprint {run.manifest['corpus']['fingerprint']}, now {corpus.fingerprint}): start a new run")
+    embedder = load_embedder(run.manifest["models"]["embedding"].get("name"), device=args.device,
+                             trust_remote_code=args.trust_remote_code)
+    progress, close = _tqdm_progress(disable=args.json)
+    try:
+        index = build_index(run, corpus, config, device=args.device, embedder=embedder, progress=progress)
+    finally:
+        close()
+    metrics = retrieval_metrics(index, corpus.qa, config.top_k)
+    stage = run.manifest["stages"]["rag"]
+    stage["retrieval"] = metrics
+    run.save()
+    human = [f"run {run.id}",
+             f"rag index: {stage['chunks']} chunks from {stage['documents']} documents, {stage['index']} index, "
+             f"built in {stage['build_s']:.1f} s (embedding {stage['embed_chunks_per_s']} chunks/s), "
+             f"{stage['index_bytes'] / 1e6:.2f} MB on disk",
+             f"adding one document takes {stage['update_add_doc_s']:.2f} s"]
+    if metrics["n"]:
+        human.append(f"retrieval on {metrics['n']} Q&A pairs ({metrics['mode']}, top-{metrics['k']}): "
+                     f"hit@{metrics['k']} {metrics['hit_at_k']:.3f}, MRR {metrics['mrr']:.3f}, nDCG {metrics['ndcg']:.3f}")
+    human.append(f"saved in {run.path / 'rag'}")
+    _print(args, "\n".join(human), {"run": run.id, "path": str(run.path), **stage})
+    return 0
+
+
+def _rag_update(args) -> int:  # owner: RAG builder (issue 5)
+    """`--add PATH` / `--remove DOC_ID`: change a saved index in place, no rebuild."""
+    from .embed import load_embedder
+    from .rag import RagIndex, read_documents
+    from .runs import Run
+
+    if not args.run:
+        raise UserError("--add and --remove change an existing index: name its run with --run RUN")
+    run = Run.open(args.out, args.run)
+    folder = run.path / "rag"
+    embedder = load_embedder(run.manifest["models"]["embedding"].get("name"), device=args.device,
+                             trust_remote_code=args.trust_remote_code)
+    index = RagIndex.load(folder, embedder)
+    docs = read_documents(args.add) if args.add else []
+    removed = index.remove_document(args.remove) if args.remove else 0
+    seconds = index.add_documents(docs) if docs else 0.0
+    sizes = index.save(folder)
+    info = {"chunks": len(index), "documents": len(index.document_ids), "index_bytes": sum(sizes.values()),
+            "last_update": {"added": [d.id for d in docs], "removed": args.remove, "chunks_removed": removed,
+                            "add_s": round(seconds, 3)}}
+    if docs:
+        info["update_add_doc_s"] = round(seconds / len(docs), 3)
+    run.set_stage("rag", run.stage("rag").get("status", "done"), **info)
+    lines = [f"run {run.id}"]
+    if args.remove:
+        lines.append(f"removed {args.remove} ({removed} chunks)")
+    if docs:
+        lines.append(f"added {len(docs)} document(s) ({', '.join(d.id for d in docs)}) in {seconds:.2f} s")
+    lines.append(f"the index now holds {info['chunks']} chunks from {info['documents']} documents")
+    _print(args, "\n".join(lines), {"run": run.id, **info})
+    return 0
+
+
+# -- assistant chat RUN ----------------------------------------------------------------------  owner: RAG builder (issue 5)
+def _print_sources(contexts) -> None:
+    if contexts:
+        print("Sources:")
+        for n, c in enumerate(contexts, 1):
+            print(f"[{n}] {c.doc_id} ({c.title}) {c.score:.4f}")
+
+
+def cmd_chat(args) -> int:
+    """Answer questions with one approach of a run: one per line from a pipe, or a prompt loop."""
+    from .assistants import RetrievalAssistant, load_assistant
+    from .runs import Run
+
+    run = Run.open(args.out, args.run)
+    assistant = load_assistant(run, args.approach, device=args.device, max_new_tokens=args.max_new_tokens)
+    if isinstance(assistant, RetrievalAssistant):
+        assistant.top_k, assistant.retrieval = args.top_k, args.retrieval
+    if not sys.stdin.isatty():  # scripted: one question per line, each answer with its sources
+        for line in sys.stdin:
+            question = line.strip()
+            if not question:
+                continue
+            answer = assistant.answer([question])[0]
+            if args.json:
+                print(json.dumps({"question": question, **answer.to_dict()}, ensure_ascii=False), flush=True)
+                continue
+            print(f"Q: {question}\n{answer.text}")
+            _print_sources(answer.contexts)
+            print(flush=True)
+        return 0
+    print(f"run {run.id}, approach {args.approach}. Ask a question; an empty line or Ctrl-D quits.")
+    while True:
+        try:
+            question = input("> ").strip()
+        except EOFError:
+            print()
+            return 0
+        if not question or question in ("exit", "quit"):
+            return 0
+        pieces, contexts = assistant.stream(question)
+        for piece in pieces:
+            print(piece, end="", flush=True)
+        print()
+        _print_sources(contexts)
+        print()
 
 
 def cmd_build_hybrid(args) -> int:  # owner: hybrid builder (issue 9)
@@ -238,6 +379,20 @@ def build_parser() -> argparse.ArgumentParser:
             _ft_options(b)
         if name in ("rag", "hybrid"):
             _rag_options(b)
+
+    # owner: RAG builder (issue 5): index updates, and chat
+    rag = build.choices["rag"]
+    _opt(rag, "--add", metavar="PATH", help="add (or replace) documents in --run's index: a .md/.txt file, a folder, or docs.jsonl")
+    _opt(rag, "--remove", metavar="DOC_ID", help="remove a document from --run's index")
+    p = sub.add_parser("chat", help="ask a run's assistant (one question per line when piped)")
+    p.add_argument("run", metavar="RUN", help="run id or folder")
+    _common(p, models=False, out=True)
+    _opt(p, "--approach", default="rag", choices=["base", "ft", "rag", "hybrid"], help="which assistant (default rag)")
+    _opt(p, "--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _opt(p, "--max-new-tokens", type=int, default=128, metavar="N", help="answer length limit (default 128)")
+    _opt(p, "--top-k", type=int, metavar="K", help="sources per question (default: the index's)")
+    _opt(p, "--retrieval", choices=["dense", "bm25", "hybrid"], help="retrieval mode (default: the index's)")
+    p.set_defaults(handler=cmd_chat)
 
     return parser
 
