@@ -1,0 +1,639 @@
+"""The LoRA builder: peft on the transformers `Trainer`.
+
+One training path for both closed-book fine-tuning (`ft`: question -> answer) and the
+retrieval-augmented variant (`hybrid`: RAFT prompts with retrieved sources -> cited answer).
+What differs is only the `ExampleBuilder` that turns a Q&A pair into (prompt, answer) text.
+
+The Trainer (not a hand-written loop) is what makes the same code run on one CPU, one GPU, or
+several GPUs under `accelerate launch` / `torchrun`; it also gives us evaluation, early
+stopping, checkpoints and exact resumption. Our own code here is the glue: label masking,
+a length-grouped sampler that is seeded per epoch (so a resumed run sees the same batches),
+the loss history for the app, the pre-training probe, and atomic outputs.
+
+    run/<approach>/adapter/        adapter_model.safetensors + adapter_config.json
+    run/<approach>/history.json    {"history": [{step, epoch, loss | val_loss}], best_step, stopped_step, early_stopped, ...}
+    run/<approach>/manifest.json   config, corpus fingerprint, base model + sha256, versions, wall time, tokens/s, memory, probe
+    run/<approach>/checkpoints/    Trainer checkpoints while training (removed when the stage is done)
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol, Sequence, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .corpus import Corpus, QAPair
+from .errors import UserError
+from .files import read_json, sha256_file, write_json
+
+IGNORE_INDEX = -100  # label value the loss skips (torch CrossEntropyLoss ignore_index)
+
+
+# -- configuration ---------------------------------------------------------------------------
+class FinetuneConfig(BaseModel):
+    """Every knob of a LoRA build, with its default. `FinetuneConfig.quick()` is the demo/CI profile."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # LoRA
+    rank: int = Field(16, ge=1, description="LoRA rank r")
+    alpha: int = Field(32, ge=1, description="LoRA scaling alpha (effective scale alpha/r)")
+    dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA path")
+    target_modules: str | list[str] = Field("all-linear", description="'all-linear' or module names (q_proj, ...)")
+    # optimisation
+    epochs: float = Field(3.0, gt=0)
+    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
+    learning_rate: float = Field(2e-4, gt=0)
+    lr_scheduler: str = Field("cosine", description="a transformers scheduler name: linear, cosine, constant, ...")
+    warmup_ratio: float = Field(0.05, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+    batch_size: int = Field(8, ge=1, description="examples per device per micro-batch")
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    max_length: int = Field(512, ge=16, description="tokens per example (prompt + answer); longer prompts are skipped")
+    seed: int = 0
+    precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 autocast where the hardware runs it natively")
+    # validation, early stopping, checkpoints
+    eval_steps: int = Field(25, ge=1, description="validation loss (and a checkpoint) every N steps")
+    patience: int = Field(3, ge=1, description="stop after N evaluations without a better validation loss")
+    max_val_examples: int | None = Field(None, ge=1, description="cap on validation examples (seeded sample)")
+    save_total_limit: int = Field(2, ge=1, description="checkpoints kept (the best one is always kept)")
+    logging_steps: int = Field(1, ge=1, description="train loss logged every N steps")
+    # the pre-training probe: how much of the training data the base model already knows
+    probe_questions: int | None = Field(256, ge=0, description="training questions probed before training (0: skip)")
+    probe_max_new_tokens: int = Field(48, ge=1)
+
+    @classmethod
+    def quick(cls, **overrides) -> "FinetuneConfig":
+        """The demo/CI profile: SmolLM2-135M on the support corpus in about 3-5 minutes on 2 CPU cores.
+
+        A higher learning rate and a short cosine schedule so that a few dozen steps visibly
+        learn; a shorter max_length because Q&A examples are short; a small validation and probe
+        sample so that evaluation does not eat the budget.
+        """
+        base = dict(rank=16, alpha=32, dropout=0.05, epochs=3, max_steps=40, learning_rate=1e-3, warmup_ratio=0.05,
+                    batch_size=8, max_length=256, eval_steps=10, patience=3, max_val_examples=32,
+                    probe_questions=64, probe_max_new_tokens=32)
+        base.update(overrides)
+        return cls(**base)
+
+
+# -- examples -------------------------------------------------------------------------------
+@dataclass
+class Example:
+    """One training example as text: the full chat prompt (template applied, generation prompt
+    added, exactly as at answer time) and the answer the model should write after it."""
+
+    prompt: str
+    answer: str
+    meta: dict = field(default_factory=dict)
+
+
+@runtime_checkable
+class ExampleBuilder(Protocol):
+    """Turns a Q&A pair into an Example (torchtune-style "message transform")."""
+
+    name: str
+
+    def build(self, pair: QAPair, llm) -> Example:
+        ...
+
+
+@dataclass
+class QAExamples:
+    """Closed-book examples (`ft`): the corpus's system prompt + the question -> the reference answer.
+    The prompt is the one ClosedBookAssistant uses at answer time."""
+
+    system_prompt: str = ""
+    name: str = "qa"
+
+    def build(self, pair: QAPair, llm) -> Example:
+        return Example(llm.chat_prompt(pair.question, self.system_prompt or None), pair.answer.strip())
+
+    def describe(self) -> dict:
+        return {"builder": self.name, "system_prompt": self.system_prompt}
+
+
+_MARK = "\u2063ANSWER\u2063"
+
+
+def end_of_turn(tokenizer) -> str:
+    """What the chat template writes after an assistant message, up to and including the eos
+    (for ChatML: "<|im_end|>"): the model must learn to write it, so that generation stops."""
+    msgs = [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]
+    eos = tokenizer.eos_token
+    try:
+        full = tokenizer.apply_chat_template(msgs + [{"role": "assistant", "content": _MARK}], tokenize=False)
+    except Exception:  # a template that refuses this shape: fall back to the bare eos
+        return eos
+    tail = full.split(_MARK, 1)[1] if _MARK in full else ""
+    return tail[:tail.index(eos) + len(eos)] if eos and eos in tail else eos
+
+
+def encode_example(tokenizer, example: Example, max_length: int, eot: str | None = None) -> dict | None:
+    """input_ids / attention_mask / labels for one example, or None when the prompt alone does
+    not fit. Labels are -100 on the prompt (masked by its length, never by the pad id: the pad
+    token of SmolLM2 is its eos, which the answer must keep)."""
+    eot = end_of_turn(tokenizer) if eot is None else eot
+    prompt_ids = tokenizer(example.prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(example.answer + eot, add_special_tokens=False)["input_ids"]
+    if len(prompt_ids) >= max_length - 4:
+        return None
+    ids = (prompt_ids + answer_ids)[:max_length]
+    labels = ([IGNORE_INDEX] * len(prompt_ids) + answer_ids)[:max_length]
+    return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+
+
+def encode_examples(tokenizer, examples: Sequence[Example], max_length: int) -> tuple[list[dict], int]:
+    """Encode many; returns (encoded, how many were skipped because the prompt is too long)."""
+    eot = end_of_turn(tokenizer)
+    out, skipped = [], 0
+    for ex in examples:
+        enc = encode_example(tokenizer, ex, max_length, eot)
+        if enc is None:
+            skipped += 1
+        else:
+            out.append(enc)
+    return out, skipped
+
+
+# -- the pre-training probe -----------------------------------------------------------------
+_STOP = set("""a an the of to in on at for and or but is are was were be been being it its this that these those
+with by as from into than then there their they them you your we our us he she his her i me my not no yes do does did
+can could will would should may might must shall have has had if so such any all each per via also only just about
+what which who whom when where why how""".split())
+
+
+def key_terms(text: str) -> set[str]:
+    """Content words and numbers of a text, lower-cased (punctuation and stop words dropped)."""
+    words = re.findall(r"[a-z0-9]+(?:[.,:][0-9]+)*", text.lower())
+    return {w for w in words if w not in _STOP and (len(w) > 2 or w.isdigit())}
+
+
+def knows_answer(generated: str, reference: str, threshold: float = 0.6) -> bool:
+    """Normalised containment: at least `threshold` of the reference's key terms, and every
+    number in it, appear in the generated answer."""
+    ref, got = key_terms(reference), key_terms(generated)
+    if not ref:
+        return False
+    numbers = {w for w in ref if w[0].isdigit()}
+    return numbers <= got and len(ref & got) / len(ref) >= threshold
+
+
+def probe_known(llm, pairs: Sequence[QAPair], builder: ExampleBuilder, limit: int | None, seed: int = 0,
+                max_new_tokens: int = 48) -> dict:
+    """How many training questions the base model already answers right, before training:
+    an estimate of how much of the data is new knowledge (Gekhman et al. 2024: fine-tuning on
+    unknown facts is slow to learn and raises hallucination)."""
+    pairs = list(pairs)
+    sample = pairs if not limit or limit >= len(pairs) else random.Random(seed).sample(pairs, limit)
+    if not sample:
+        return {"sample_size": 0, "train_pairs": len(pairs)}
+    t0 = time.perf_counter()
+    gens = llm.generate([builder.build(p, llm).prompt for p in sample], max_new_tokens=max_new_tokens, batch_size=16)
+    known = [knows_answer(g.text, p.answer) for g, p in zip(gens, sample)]
+    return {"sample_size": len(sample), "train_pairs": len(pairs), "known": sum(known),
+            "known_share": round(sum(known) / len(sample), 4),
+            "method": "greedy answer contains >=60% of the reference's key terms and all its numbers",
+            "max_new_tokens": max_new_tokens, "wall_s": round(time.perf_counter() - t0, 2),
+            "known_ids": [p.id for p, k in zip(sample, known) if k]}
+
+
+# -- progress, cancel -----------------------------------------------------------------------
+@dataclass
+class TrainingProgress:
+    """What a listener (the CLI's bar, the app's live plot) hears after each logged step."""
+
+    step: int
+    max_steps: int
+    epoch: float
+    loss: float | None = None
+    val_loss: float | None = None
+    eta_s: float | None = None
+    phase: str = "train"  # probe | train | eval | save | done
+
+
+@runtime_checkable
+class TrainingListener(Protocol):
+    def on_progress(self, progress: TrainingProgress) -> None:
+        ...
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Training stopped on request (cancel event) after saving a resumable checkpoint.
+    A KeyboardInterrupt, so that the run's stage is recorded as "interrupted" like Ctrl-C."""
+
+
+class TqdmProgress:
+    """A tqdm bar with the train loss, the last validation loss and the ETA (for the CLI)."""
+
+    def __init__(self, desc: str = "fine-tuning"):
+        self.desc, self.bar = desc, None
+        self.val_loss = None
+
+    def on_progress(self, p: TrainingProgress) -> None:
+        from tqdm.auto import tqdm
+
+        if p.phase == "probe":
+            print(f"{self.desc}: probing the base model on the training questions ...", flush=True)
+            return
+        if p.phase == "done" and self.bar is None:
+            return
+        if self.bar is None:
+            self.bar = tqdm(total=p.max_steps, desc=self.desc, unit="step", dynamic_ncols=True, initial=p.step)
+        if p.val_loss is not None:
+            self.val_loss = p.val_loss
+        post = {}
+        if p.loss is not None:
+            post["loss"] = f"{p.loss:.3f}"
+        if self.val_loss is not None:
+            post["val"] = f"{self.val_loss:.3f}"
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.update(max(0, p.step - self.bar.n))
+        if p.phase == "done":
+            self.bar.close()
+
+
+def _trainer_callbacks(listeners, cancel: threading.Event | None, history_path: Path | None, approach: str):
+    """TrainerCallbacks: cancel on request, history.json after each log, progress to listeners."""
+    from transformers import TrainerCallback
+
+    class Glue(TrainerCallback):
+        def __init__(self):
+            self.cancelled = False
+            self.t0 = None
+            self.step0 = 0
+            self.tokens0 = 0
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.t0, self.step0, self.tokens0 = time.perf_counter(), state.global_step, state.num_input_tokens_seen
+
+        def check_cancel(self, control):
+            if cancel is not None and cancel.is_set() and not self.cancelled:
+                self.cancelled = True
+                control.should_save = True  # a checkpoint at this very step: --resume continues from here
+                control.should_training_stop = True
+            return control
+
+        def on_step_end(self, args, state, control, **kw):
+            return self.check_cancel(control)
+
+        def eta(self, state) -> float | None:
+            done = state.global_step - self.step0
+            if not done or self.t0 is None:
+                return None
+            return (time.perf_counter() - self.t0) / done * max(0, state.max_steps - state.global_step)
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if not state.is_world_process_zero:
+                return
+            logs = logs or {}
+            if history_path is not None:
+                write_json(history_path, history_from_state(state, approach, status="running"))
+            if "loss" in logs or "eval_loss" in logs:
+                p = TrainingProgress(state.global_step, state.max_steps, round(state.epoch or 0, 3), logs.get("loss"),
+                                     logs.get("eval_loss"), self.eta(state), "eval" if "eval_loss" in logs else "train")
+                for listener in listeners:
+                    listener.on_progress(p)
+            return self.check_cancel(control)  # a listener may have asked to stop at this step
+
+    return Glue()
+
+
+def history_from_state(state, approach: str, status: str, early_stopped: bool = False) -> dict:
+    """The loss history from the Trainer's log, in the shape the app and the overfitting report read."""
+    rows = []
+    for e in state.log_history:
+        if "loss" in e:
+            rows.append({"step": e["step"], "epoch": round(e.get("epoch", 0), 4), "loss": e["loss"]})
+        elif "eval_loss" in e:
+            rows.append({"step": e["step"], "epoch": round(e.get("epoch", 0), 4), "val_loss": e["eval_loss"]})
+    vals = [r for r in rows if "val_loss" in r]
+    best = min(vals, key=lambda r: r["val_loss"]) if vals else None
+    return {"approach": approach, "status": status, "history": rows, "max_steps": state.max_steps,
+            "best_step": best["step"] if best else None, "best_val_loss": best["val_loss"] if best else None,
+            "stopped_step": state.global_step, "early_stopped": early_stopped}
+
+
+# -- the Trainer pieces ---------------------------------------------------------------------
+def _seeded_length_grouped_sampler(trainer_cls, seed: int):
+    """A Trainer whose length-grouped sampler draws each epoch's order from (seed, epoch).
+
+    transformers' LengthGroupedSampler draws from the global RNG at the start of each epoch, so
+    a run resumed in epoch 2 would see a different order than the uninterrupted run; seeding per
+    epoch (the Trainer calls set_epoch) makes the data order a function of the epoch alone.
+    """
+    import torch
+    from transformers.trainer_pt_utils import LengthGroupedSampler
+
+    class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
+        def set_epoch(self, epoch: int) -> None:
+            self.generator = torch.Generator().manual_seed(seed * 1000 + int(epoch))
+
+    class Trainer(trainer_cls):
+        def _get_train_sampler(self, train_dataset=None):
+            ds = train_dataset if train_dataset is not None else self.train_dataset
+            sampler = EpochSeededLengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                                      dataset=ds)
+            sampler.set_epoch(0)
+            return sampler
+
+    return Trainer
+
+
+def use_bf16(config: FinetuneConfig, device: str) -> bool:
+    import torch
+
+    from .llm import cpu_has_bf16
+
+    if config.precision == "fp32":
+        return False
+    if device == "cuda":
+        supported = torch.cuda.is_bf16_supported()
+    else:
+        supported = cpu_has_bf16()
+    if config.precision == "bf16" and not supported:
+        raise UserError(f"precision bf16: this {device} has no native bf16 (use precision = \"auto\" or \"fp32\")")
+    return supported
+
+
+def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, has_val: bool):
+    from transformers import TrainingArguments
+
+    return TrainingArguments(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size * 2,
+        gradient_accumulation_steps=config.grad_accum,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps or -1,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        weight_decay=config.weight_decay,
+        logging_strategy="steps", logging_steps=config.logging_steps,
+        eval_strategy="steps" if has_val else "no", eval_steps=config.eval_steps,
+        save_strategy="steps", save_steps=config.eval_steps, save_total_limit=config.save_total_limit,
+        load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
+        restore_callback_states_from_checkpoint=True,  # the early-stopping counter survives a resume
+        bf16=use_bf16(config, device), use_cpu=device == "cpu",
+        seed=config.seed, data_seed=config.seed,
+        include_num_input_tokens_seen="non_padding",
+        label_names=["labels"], remove_unused_columns=False,
+        report_to="none", disable_tqdm=True, dataloader_num_workers=0,
+    )
+
+
+def lora_config(config: FinetuneConfig):
+    from peft import LoraConfig
+
+    return LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=config.target_modules, task_type="CAUSAL_LM", bias="none")
+
+
+def data_collator(tokenizer):
+    """Pads each batch to its longest example (not to max_length): inputs with the pad id,
+    labels with -100, attention mask 0."""
+    from transformers import DataCollatorForSeq2Seq
+
+    tokenizer.padding_side = "right"
+    return DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=IGNORE_INDEX)
+
+
+# -- model identity -------------------------------------------------------------------------
+def describe_base_model(source) -> dict:
+    """name, kind, path and the sha256 of the weights file(s) of the base model."""
+    info = {"name": source.name, "kind": source.kind, "path": source.path, "sha256": None}
+    folder = Path(source.path)
+    if source.kind == "hub":
+        try:
+            from huggingface_hub import snapshot_download
+
+            folder = Path(snapshot_download(source.path, local_files_only=True, allow_patterns=["*.safetensors"]))
+        except Exception:
+            return info
+    files = sorted(folder.glob("*.safetensors"))
+    if len(files) == 1:
+        info["sha256"] = sha256_file(files[0])
+    elif files:
+        from .files import sha256_folder
+
+        info["sha256"] = sha256_folder(folder, "*.safetensors")
+    return info
+
+
+# -- resume ---------------------------------------------------------------------------------
+def _identity(approach: str, config: FinetuneConfig, corpus: Corpus, base_name, builder) -> dict:
+    describe = getattr(builder, "describe", None)
+    return {"approach": approach, "config": config.model_dump(), "corpus_fingerprint": corpus.fingerprint,
+            "base_model": base_name or "default", "examples": describe() if describe else {"builder": builder.name}}
+
+
+def _resume_point(ckpt_dir: Path, identity: dict) -> str:
+    """The checkpoint to resume from, or a UserError saying why we cannot."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    saved_path = ckpt_dir / "build.json"
+    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    if last is None or not saved_path.exists():
+        raise UserError(f"cannot resume: no checkpoint in {ckpt_dir} (build again without --resume)")
+    saved = read_json(saved_path)
+    if saved.get("corpus_fingerprint") != identity["corpus_fingerprint"]:
+        raise UserError(f"cannot resume: the corpus changed since the checkpoint (fingerprint "
+                        f"{saved.get('corpus_fingerprint')} -> {identity['corpus_fingerprint']}); build again without --resume")
+    for key in ("approach", "base_model", "examples"):
+        if saved.get(key) != identity[key]:
+            raise UserError(f"cannot resume: {key} changed since the checkpoint ({saved.get(key)} -> {identity[key]})")
+    old, new = saved.get("config", {}), identity["config"]
+    changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in new if old.get(k) != new.get(k)]
+    if changed:
+        raise UserError(f"cannot resume: the config changed since the checkpoint ({'; '.join(changed)})")
+    return last
+
+
+# -- the builder ----------------------------------------------------------------------------
+def _val_sample(pairs: list[QAPair], cap: int | None, seed: int) -> list[QAPair]:
+    return pairs if not cap or cap >= len(pairs) else random.Random(seed).sample(pairs, cap)
+
+
+def _peak_memory() -> dict:
+    import torch
+
+    out = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
+    return out
+
+
+def _save_adapter(model, folder: Path) -> Path:
+    """save_pretrained into a temporary sibling folder, then swap it in (never a half adapter)."""
+    tmp = folder.parent / f".{folder.name}.{os.getpid()}.tmp"
+    old = folder.parent / f".{folder.name}.{os.getpid()}.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        if folder.exists():
+            os.replace(folder, old)
+        os.replace(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "ft", device: str = "auto",
+                  resume: bool = False, callbacks: Sequence[TrainingListener] = (),
+                  examples: ExampleBuilder | None = None, cancel: threading.Event | None = None) -> dict:
+    """Train a LoRA adapter on the corpus's train split into `run/<approach>/`; returns a summary.
+
+    `callbacks` hear TrainingProgress after each logged step; setting `cancel` stops training
+    after the current step, leaving a checkpoint that `resume=True` continues from (the stage is
+    recorded "interrupted" and TrainingInterrupted is raised).
+    """
+    from .llm import load_llm, pick_device
+
+    train_pairs, val_pairs = corpus.split("train"), corpus.split("val")
+    if not train_pairs:
+        raise UserError(f"corpus '{corpus.name}' has no training pairs (no qa.jsonl lines with split \"train\")",
+                        path=(corpus.root / "qa.jsonl") if corpus.root else None)
+    builder = examples or QAExamples(corpus.system_prompt)
+    base_name = run.manifest.get("models", {}).get("base", {}).get("name")
+    folder = run.dir(approach)
+    ckpt_dir, history_path = folder / "checkpoints", folder / "history.json"
+    identity = _identity(approach, config, corpus, base_name, builder)
+    resume_from = _resume_point(ckpt_dir, identity) if resume else None
+    device = pick_device(device)
+
+    with run.running(approach, resumed_from=Path(resume_from).name if resume_from else None) as stage:
+        t_start = time.perf_counter()
+        if not resume_from:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+            write_json(ckpt_dir / "build.json", identity)
+        llm = load_llm(base_name, device=device)
+        base_info = describe_base_model(llm.source)
+        run.manifest.setdefault("models", {}).setdefault("base", {}).update(base_info)
+        run.save()
+
+        # What the base model already knows, before training (kept across a resume).
+        probe_path = ckpt_dir / "probe.json"
+        if resume_from and probe_path.exists():
+            probe = read_json(probe_path)
+        else:
+            for listener in callbacks:
+                listener.on_progress(TrainingProgress(0, 0, 0.0, phase="probe"))
+            probe = probe_known(llm, train_pairs, builder, config.probe_questions, config.seed,
+                                config.probe_max_new_tokens) if config.probe_questions else {"sample_size": 0}
+            write_json(probe_path, probe)
+
+        import torch
+        from peft import get_peft_model
+        from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
+
+        # Examples are built with a seeded RNG (RAFT draws which sources to show).
+        random.seed(config.seed)
+        train_set, skipped = encode_examples(llm.tokenizer, [builder.build(p, llm) for p in train_pairs], config.max_length)
+        val_set, val_skipped = encode_examples(
+            llm.tokenizer, [builder.build(p, llm) for p in _val_sample(val_pairs, config.max_val_examples, config.seed)],
+            config.max_length)
+        if not train_set:
+            raise UserError(f"every training prompt is longer than max_length={config.max_length} tokens: raise max_length")
+
+        set_seed(config.seed)
+        model = get_peft_model(llm.model, lora_config(config))
+        model.train()
+        args = training_arguments(config, ckpt_dir, device, has_val=bool(val_set))
+        glue = _trainer_callbacks(list(callbacks), cancel, history_path, approach)
+        trainer_callbacks = [glue]
+        if val_set:
+            trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+        trainer = _seeded_length_grouped_sampler(Trainer, config.seed)(
+            model=model, args=args, train_dataset=train_set, eval_dataset=val_set or None,
+            data_collator=data_collator(llm.tokenizer), callbacks=trainer_callbacks)
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict; our listeners report instead
+
+        t_train = time.perf_counter()
+        trainer.train(resume_from_checkpoint=resume_from)
+        train_s = time.perf_counter() - t_train
+        state = trainer.state
+        tokens = state.num_input_tokens_seen - glue.tokens0
+        if glue.cancelled:
+            if trainer.is_world_process_zero():
+                write_json(history_path, history_from_state(state, approach, status="interrupted"))
+            raise TrainingInterrupted(f"{approach} training cancelled at step {state.global_step}; "
+                                      f"continue with --resume")
+        early_stopped = state.global_step < state.max_steps
+
+        summary = {}
+        if trainer.is_world_process_zero():
+            history = history_from_state(state, approach, status="done", early_stopped=early_stopped)
+            _save_adapter(trainer.model, folder / "adapter")
+            write_json(history_path, history)
+            train_losses = [r["loss"] for r in history["history"] if "loss" in r]
+            summary = {
+                "approach": approach, "adapter": str(folder / "adapter"), "steps": state.global_step,
+                "max_steps": state.max_steps, "epochs": round(state.epoch or 0, 3), "best_step": history["best_step"],
+                "best_val_loss": history["best_val_loss"], "early_stopped": early_stopped,
+                "first_loss": train_losses[0] if train_losses else None,
+                "last_loss": train_losses[-1] if train_losses else None,
+                "train_examples": len(train_set), "val_examples": len(val_set),
+                "skipped_too_long": skipped + val_skipped, "probe": {k: v for k, v in probe.items() if k != "known_ids"},
+                "train_s": round(train_s, 2), "wall_s": round(time.perf_counter() - t_start, 2),
+                "tokens": int(tokens), "tokens_per_s": round(tokens / train_s, 1) if train_s > 0 else None,
+                "resumed_from": Path(resume_from).name if resume_from else None,
+                "device": device, "bf16": args.bf16, **_peak_memory(),
+            }
+            from .runs import package_versions
+
+            write_json(folder / "manifest.json", {
+                **summary, "config": config.model_dump(), "examples": identity["examples"],
+                "corpus": {"name": corpus.name, "fingerprint": corpus.fingerprint, "train_pairs": len(train_pairs),
+                           "val_pairs": len(val_pairs)},
+                "base_model": base_info, "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
+                "versions": package_versions(), "torch_threads": torch.get_num_threads(), "probe": probe})
+            shutil.rmtree(ckpt_dir, ignore_errors=True)  # the adapter is the product; checkpoints were for resuming
+            stage.update({k: summary[k] for k in ("steps", "best_step", "best_val_loss", "early_stopped", "tokens_per_s")})
+        for listener in callbacks:
+            listener.on_progress(TrainingProgress(state.global_step, state.max_steps, state.epoch or 0,
+                                                  summary.get("last_loss"), summary.get("best_val_loss"), 0.0, "done"))
+        return summary
+
+
+# -- export ---------------------------------------------------------------------------------
+def export_merged(run, out: str | Path, approach: str = "ft", device: str = "cpu") -> Path:
+    """Merge the run's adapter into the base weights and save a plain transformers model folder
+    (safetensors + tokenizer) at `out`, atomically (temporary folder, then rename)."""
+    from .llm import load_llm
+
+    out = Path(out)
+    adapter = Path(run.path) / approach / "adapter"
+    if not (adapter / "adapter_model.safetensors").exists():
+        raise UserError(f"run {run.id} has no {approach} adapter (build it: assistant build {approach})")
+    if out.exists() and any(out.iterdir()):
+        raise UserError("the export folder exists and is not empty; choose another", path=out)
+    llm = load_llm(run.manifest.get("models", {}).get("base", {}).get("name"), device=device, adapter=str(adapter))
+    merged = llm.model.merge_and_unload()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        merged.save_pretrained(str(tmp), safe_serialization=True)
+        llm.tokenizer.padding_side = "right"
+        llm.tokenizer.save_pretrained(str(tmp))
+        (tmp / "assistant-export.json").write_text(json.dumps({
+            "run": run.id, "approach": approach, "adapter_sha256": sha256_file(adapter / "adapter_model.safetensors"),
+            "base_model": run.manifest.get("models", {}).get("base", {}),
+            "system_prompt": run.manifest.get("system_prompt", "")}, indent=2) + "\n")
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out

@@ -1,0 +1,226 @@
+"""The LoRA builder, on the tiny random model: label masking, early stopping, resume, save/load,
+merge, history, errors. Each build is a few steps of a ~100k-parameter model (about a second)."""
+import threading
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from assistant.corpus import Corpus, QAPair
+from assistant.errors import UserError
+from assistant.files import read_json
+from assistant.finetune import (IGNORE_INDEX, ExampleBuilder, FinetuneConfig, QAExamples, TrainingInterrupted,
+                                TrainingProgress, build_adapter, data_collator, encode_example, end_of_turn,
+                                export_merged, knows_answer)
+from assistant.llm import load_llm
+from assistant.runs import Run
+
+FACTS = [("What does Avalon Drive cost?", "It costs $12 per user per month."),
+         ("How long is the refund window?", "Refunds are available within 30 days."),
+         ("What does error AV-1042 mean?", "The upload was too large."),
+         ("How much notice must the tenant give?", "28 days' written notice."),
+         ("Is there a free plan?", "Yes."),
+         ("When is the sepsis bundle due?", "Within 60 minutes."),
+         ("Who jumps over the lazy dog?", "The quick brown fox."),
+         ("Can I get a refund after 40 days?", "No.")]
+
+
+def make_corpus(train=FACTS, val=FACTS[:3], val_answers=None, name="tiny"):
+    qa = [QAPair(f"t{i}", q, a, split="train") for i, (q, a) in enumerate(train)]
+    qa += [QAPair(f"v{i}", q, (val_answers or {}).get(i, a), split="val") for i, (q, a) in enumerate(val)]
+    return Corpus(name=name, title=name, documents=[], qa=qa, system_prompt="You answer questions about Avalon.")
+
+
+def tiny_config(**kw):
+    base = dict(rank=4, alpha=8, dropout=0.1, max_steps=6, epochs=10, learning_rate=5e-3, batch_size=3,
+                max_length=64, eval_steps=2, patience=2, probe_questions=4, probe_max_new_tokens=4, precision="fp32",
+                warmup_ratio=0.0, lr_scheduler="linear")
+    base.update(kw)
+    return FinetuneConfig(**base)
+
+
+def new_run(tmp_path, corpus, tiny_llm_path):
+    return Run.create(tmp_path / "runs", corpus=corpus, config={}, approaches=["ft"], command="test",
+                      base_model=str(tiny_llm_path))
+
+
+def adapter_tensors(run, approach="ft"):
+    return load_file(str(run.path / approach / "adapter" / "adapter_model.safetensors"))
+
+
+def test_labels_mask_the_prompt_and_keep_the_answer_and_its_eos(tiny_llm):
+    tok = tiny_llm.tokenizer
+    assert tok.pad_token_id == tok.eos_token_id  # as SmolLM2: masking by pad id would drop the eos
+    assert end_of_turn(tok) == "<|im_end|>"
+    ex = QAExamples("You answer questions about Avalon.").build(QAPair("q", "What does it cost?", "$12 per user."), tiny_llm)
+    assert ex.prompt == tiny_llm.chat_prompt("What does it cost?", "You answer questions about Avalon.")
+    enc = encode_example(tok, ex, max_length=128)
+    n_prompt = len(tok(ex.prompt, add_special_tokens=False)["input_ids"])
+    assert enc["labels"][:n_prompt] == [IGNORE_INDEX] * n_prompt
+    assert enc["labels"][n_prompt:] == enc["input_ids"][n_prompt:]
+    assert enc["labels"][-1] == tok.eos_token_id  # the answer ends with <|im_end|>, and it is learned
+    assert tok.decode(enc["input_ids"][n_prompt:]) == "$12 per user.<|im_end|>"
+
+    # Batches pad to their longest example; padding is masked by position, the real eos kept.
+    short = encode_example(tok, QAExamples("Avalon.").build(QAPair("s", "Hi?", "Yes."), tiny_llm), 128)
+    assert len(short["input_ids"]) < len(enc["input_ids"])
+    batch = data_collator(tok)([short, enc])
+    width = len(enc["input_ids"])
+    assert batch["input_ids"].shape == (2, width)
+    n = len(short["input_ids"])
+    assert batch["labels"][0, n - 1].item() == tok.eos_token_id
+    assert (batch["labels"][0, n:] == IGNORE_INDEX).all() and (batch["attention_mask"][0, n:] == 0).all()
+    # A prompt that does not fit is skipped (None), not cut mid-template.
+    assert encode_example(tok, ex, max_length=n_prompt) is None
+
+
+def test_knows_answer_is_normalised_key_term_containment():
+    assert knows_answer("Avalon Drive costs $12 per user each month.", "It costs $12 per user per month.")
+    assert not knows_answer("It costs $15 per user per month.", "It costs $12 per user per month.")
+    assert not knows_answer("I don't know.", "Refunds are available within 30 days.")
+
+
+def test_builds_adapter_history_and_manifest(tmp_path, tiny_llm_path):
+    corpus = make_corpus()
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    heard = []
+
+    class Listener:
+        def on_progress(self, p: TrainingProgress):
+            heard.append(p)
+
+    summary = build_adapter(run, corpus, tiny_config(patience=10), callbacks=[Listener()], device="cpu")
+    ft = run.path / "ft"
+    assert (ft / "adapter" / "adapter_model.safetensors").exists() and (ft / "adapter" / "adapter_config.json").exists()
+    assert not (ft / "checkpoints").exists()
+    hist = read_json(ft / "history.json")
+    assert [r["step"] for r in hist["history"] if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in hist["history"] if "val_loss" in r] == [2, 4, 6]
+    vals = {r["step"]: r["val_loss"] for r in hist["history"] if "val_loss" in r}
+    assert hist["best_step"] == min(vals, key=vals.get) and hist["stopped_step"] == 6 and hist["early_stopped"] is False
+    assert all(isinstance(r["epoch"], float) for r in hist["history"])
+    manifest = read_json(ft / "manifest.json")
+    assert manifest["config"]["rank"] == 4 and manifest["corpus"]["fingerprint"] == corpus.fingerprint
+    assert manifest["base_model"]["sha256"] and len(manifest["base_model"]["sha256"]) == 64
+    assert manifest["tokens"] > 0 and manifest["tokens_per_s"] > 0 and manifest["peak_rss_mb"] > 0
+    assert manifest["probe"]["sample_size"] == 4 and 0 <= manifest["probe"]["known"] <= 4
+    # Tokens counted are the real ones: every train example seen, no padding.
+    run2 = Run.open(run.out, run.id)
+    assert run2.stage("ft")["status"] == "done" and run2.manifest["models"]["base"]["sha256"] == manifest["base_model"]["sha256"]
+    assert summary["steps"] == 6 and summary["best_step"] == hist["best_step"]
+    assert [p.step for p in heard if p.phase == "train"] == [1, 2, 3, 4, 5, 6]
+    assert [p.step for p in heard if p.phase == "eval"] == [2, 4, 6] and heard[-1].phase == "done"
+    assert summary["last_loss"] < summary["first_loss"]  # it learns
+
+
+def _val_loss(llm_path, adapter, corpus):
+    """Mean token loss of the val examples under base + adapter, as the Trainer computes it."""
+    llm = load_llm(str(llm_path), device="cpu", adapter=str(adapter))
+    b = QAExamples(corpus.system_prompt)
+    encs = [encode_example(llm.tokenizer, b.build(p, llm), 64) for p in corpus.split("val")]
+    batch = data_collator(llm.tokenizer)(encs)
+    with torch.no_grad():
+        return llm.model(**batch).loss.item()
+
+
+def test_early_stopping_stops_and_restores_the_best_adapter(tmp_path, tiny_llm_path):
+    # Validation answers contradict the trained ones: the more it learns, the worse val loss gets.
+    corpus = make_corpus(train=[(q, "Refunds are available within 30 days.") for q, _ in FACTS],
+                         val=FACTS[:3], val_answers={i: "The quick brown fox jumps over the lazy dog." for i in range(3)})
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    summary = build_adapter(run, corpus, tiny_config(max_steps=30, eval_steps=2, patience=2, learning_rate=2e-2), device="cpu")
+    hist = read_json(run.path / "ft" / "history.json")
+    vals = [(r["step"], r["val_loss"]) for r in hist["history"] if "val_loss" in r]
+    assert hist["early_stopped"] and hist["stopped_step"] < 30 and summary["early_stopped"]
+    assert hist["stopped_step"] == vals[-1][0] and len(vals) >= 3
+    best_step, best = min(vals, key=lambda v: v[1])
+    assert hist["best_step"] == best_step and best < vals[-1][1]
+    # The saved adapter is the best checkpoint, not the last one.
+    assert _val_loss(tiny_llm_path, run.path / "ft" / "adapter", corpus) == pytest.approx(best, rel=1e-4)
+
+
+class CancelAt:
+    def __init__(self, step):
+        self.step, self.event = step, threading.Event()
+
+    def on_progress(self, p):
+        if p.step >= self.step:
+            self.event.set()
+
+
+def test_resume_after_interruption_gives_the_same_adapter(tmp_path, tiny_llm_path):
+    corpus = make_corpus()
+    cfg = tiny_config(max_steps=10, eval_steps=2, patience=10)  # 8 examples / batch 3: spans 3+ epochs
+    straight = new_run(tmp_path, corpus, tiny_llm_path)
+    build_adapter(straight, corpus, cfg, device="cpu")
+
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    cancel = CancelAt(5)
+    with pytest.raises(TrainingInterrupted):
+        build_adapter(run, corpus, cfg, device="cpu", callbacks=[cancel], cancel=cancel.event)
+    assert Run.open(run.out, run.id).stage("ft")["status"] == "interrupted"
+    assert (run.path / "ft" / "checkpoints" / "checkpoint-5").is_dir()
+    assert read_json(run.path / "ft" / "history.json")["status"] == "interrupted"
+    with pytest.raises(UserError, match="config changed"):
+        build_adapter(run, corpus, cfg.model_copy(update={"learning_rate": 1e-3}), device="cpu", resume=True)
+    with pytest.raises(UserError, match="corpus changed"):
+        build_adapter(run, make_corpus(val=FACTS[:2]), cfg, device="cpu", resume=True)
+    summary = build_adapter(run, corpus, cfg, device="cpu", resume=True)
+    assert summary["resumed_from"] == "checkpoint-5" and summary["steps"] == 10
+
+    a, b = adapter_tensors(straight), adapter_tensors(run)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-5, atol=1e-6)
+    h1, h2 = (read_json(r.path / "ft" / "history.json") for r in (straight, run))
+    assert [r["step"] for r in h1["history"]] == [r["step"] for r in h2["history"]]
+    assert h1["best_step"] == h2["best_step"]
+    for r1, r2 in zip(h1["history"], h2["history"]):
+        assert r1.get("loss", r1.get("val_loss")) == pytest.approx(r2.get("loss", r2.get("val_loss")), rel=1e-4)
+
+
+def test_resume_without_a_checkpoint_says_why(tmp_path, tiny_llm_path):
+    corpus = make_corpus()
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    with pytest.raises(UserError, match="no checkpoint"):
+        build_adapter(run, corpus, tiny_config(), device="cpu", resume=True)
+
+
+def test_adapter_loads_and_merges_to_the_same_logits(tmp_path, tiny_llm_path):
+    from transformers import AutoModelForCausalLM
+
+    corpus = make_corpus()
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    build_adapter(run, corpus, tiny_config(max_steps=4, probe_questions=0), device="cpu")
+    with_adapter = load_llm(str(tiny_llm_path), device="cpu", adapter=str(run.path / "ft" / "adapter"))
+    base = load_llm(str(tiny_llm_path), device="cpu")
+    ids = with_adapter.tokenizer([with_adapter.chat_prompt(FACTS[0][0])], return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        la = with_adapter.model(**ids).logits
+        lb = base.model(**ids).logits
+    assert not torch.allclose(la, lb, atol=1e-4)  # the adapter changed something
+
+    out = export_merged(run, tmp_path / "merged")
+    assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists()
+    merged = AutoModelForCausalLM.from_pretrained(out)
+    with torch.no_grad():
+        lm = merged(**ids).logits
+    torch.testing.assert_close(lm, la, rtol=1e-4, atol=1e-4)
+    with pytest.raises(UserError, match="not empty"):
+        export_merged(run, out)
+
+
+def test_empty_train_split_is_a_user_error(tmp_path, tiny_llm_path):
+    corpus = make_corpus(train=[])
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    with pytest.raises(UserError, match="no training pairs"):
+        build_adapter(run, corpus, tiny_config(), device="cpu")
+    assert not (run.path / "ft" / "adapter").exists()
+
+
+def test_config_rejects_unknown_fields_and_quick_profile_is_bounded():
+    with pytest.raises(Exception):
+        FinetuneConfig(rnak=8)
+    q = FinetuneConfig.quick()
+    assert q.max_steps and q.max_steps * q.batch_size <= 512 and q.probe_questions <= 64
+    assert isinstance(QAExamples(), ExampleBuilder)
