@@ -183,7 +183,62 @@ def _run_for_build(args, approach: str):
 
 
 def _ft_options(p) -> None:  # owner: fine-tuning builder (issue 4); also used by compare
-    pass
+    from .finetune import FinetuneConfig
+
+    d, q = FinetuneConfig(), FinetuneConfig.quick()  # one place for the defaults
+
+    def h(text, name):
+        return f"{text} (default {getattr(d, name)}; --quick: {getattr(q, name)})"
+
+    _opt(p, "--rank", type=int, metavar="R", help=h("LoRA rank", "rank"))
+    _opt(p, "--alpha", type=int, metavar="A", help=h("LoRA alpha", "alpha"))
+    _opt(p, "--dropout", type=float, metavar="P", help=h("LoRA dropout", "dropout"))
+    _opt(p, "--target-modules", metavar="NAMES", type=lambda s: s if s == "all-linear" else s.split(","),
+         help=h("'all-linear' or comma-separated module names", "target_modules"))
+    _opt(p, "--epochs", type=float, metavar="N", help=h("training epochs", "epochs"))
+    _opt(p, "--max-steps", type=int, metavar="N", help=h("stop after N optimizer steps (overrides --epochs)", "max_steps"))
+    _opt(p, "--learning-rate", type=float, metavar="LR", help=h("peak learning rate", "learning_rate"))
+    _opt(p, "--lr-scheduler", metavar="NAME", help=h("linear, cosine, constant, ...", "lr_scheduler"))
+    _opt(p, "--warmup-ratio", type=float, metavar="F", help=h("share of steps warming up", "warmup_ratio"))
+    _opt(p, "--batch-size", type=int, metavar="N", help=h("examples per device per micro-batch", "batch_size"))
+    _opt(p, "--grad-accum", type=int, metavar="N", help=h("micro-batches per optimizer step", "grad_accum"))
+    _opt(p, "--max-length", type=int, metavar="N", help=h("tokens per example", "max_length"))
+    _opt(p, "--seed", type=int, help=h("random seed", "seed"))
+    _opt(p, "--precision", choices=["auto", "bf16", "fp32"], help=h("auto: bf16 where native", "precision"))
+    _opt(p, "--eval-steps", type=int, metavar="N", help=h("validation loss and a checkpoint every N steps", "eval_steps"))
+    _opt(p, "--patience", type=int, metavar="N", help=h("early stopping: evaluations without improvement", "patience"))
+    _opt(p, "--probe-questions", type=int, metavar="N", help=h("training questions probed on the base model first (0: skip)", "probe_questions"))
+    _opt(p, "--resume", action="store_true", help="continue an interrupted build from its last checkpoint (with --run RUN)")
+
+
+def _corpus_of_run(args, run):  # owner: fine-tuning builder (issue 4)
+    """The corpus a build adds to an existing run: --domain/--corpus if given, else the run's own; it
+    must be the version the run was made for."""
+    from .corpus import load_corpus, resolve_corpus
+
+    root = run.manifest.get("corpus", {}).get("root")
+    corpus = resolve_corpus(args.domain, args.corpus) if (args.domain or args.corpus) else load_corpus(root or ".")
+    if corpus.fingerprint != run.manifest["corpus"]["fingerprint"]:
+        raise UserError(f"run {run.id} was made for another version of corpus '{run.manifest['corpus']['name']}' "
+                        f"(fingerprint {run.manifest['corpus']['fingerprint']}, now {corpus.fingerprint}): start a new run")
+    return corpus
+
+
+def _ft_summary(run, s: dict) -> str:  # owner: fine-tuning builder (issue 4)
+    probe = s.get("probe") or {}
+    lines = [f"run {run.id}",
+             f"{s['approach']}: {s['steps']} steps ({s['epochs']} epochs) on {s['train_examples']} examples, "
+             f"train loss {s['first_loss']:.3f} -> {s['last_loss']:.3f}"]
+    if s.get("best_step") is not None:
+        lines.append(f"best validation loss {s['best_val_loss']:.3f} at step {s['best_step']} (restored)"
+                     + (", stopped early" if s["early_stopped"] else ""))
+    if probe.get("sample_size"):
+        lines.append(f"before training the base model answered {probe['known']}/{probe['sample_size']} sampled "
+                     f"training questions ({probe['known_share']:.0%} already known)")
+    lines.append(f"{s['tokens_per_s']} tokens/s, trained in {s['train_s']:.0f} s ({s['wall_s']:.0f} s in all), "
+                 f"peak memory {s['peak_rss_mb']:.0f} MB")
+    lines.append(f"saved in {s['adapter']}")
+    return "\n".join(lines)
 
 
 def _rag_options(p) -> None:  # owner: RAG builder (issue 5); also used by compare
@@ -201,7 +256,18 @@ def _rag_options(p) -> None:  # owner: RAG builder (issue 5); also used by compa
 
 
 def cmd_build_ft(args) -> int:  # owner: fine-tuning builder (issue 4)
-    raise UserError("assistant build ft is not available yet")
+    from .finetune import TqdmProgress, build_adapter, finetune_config
+
+    config = finetune_config(vars(args), quick=args.quick)
+    if args.resume and not args.run:
+        raise UserError("--resume continues an interrupted build: name its run with --run RUN")
+    run, corpus = _run_for_build(args, "ft")
+    corpus = corpus or _corpus_of_run(args, run)
+    listeners = [] if args.json else [TqdmProgress("ft")]
+    summary = build_adapter(run, corpus, config, approach="ft", device=args.device, resume=args.resume,
+                            callbacks=listeners)
+    _print(args, _ft_summary(run, summary), {"run": run.id, "path": str(run.path), **summary})
+    return 0
 
 
 def _tqdm_progress(disable: bool):  # owner: RAG builder (issue 5)
@@ -343,6 +409,36 @@ def cmd_build_hybrid(args) -> int:  # owner: hybrid builder (issue 9)
     raise UserError("assistant build hybrid is not available yet")
 
 
+# -- assistant corpus check ----------------------------------------------------------------
+def cmd_corpus_check(args) -> int:  # owner: corpus (issue 3)
+    from .corpus import check_corpus, format_check, resolve_corpus
+
+    try:
+        if args.paths and (args.domain or args.corpus):
+            raise UserError("give PATH or --domain/--corpus, not both")
+        summary = check_corpus(resolve_corpus(args.domain, args.paths or args.corpus))
+    except UserError as e:
+        if args.json:  # the error as JSON too; main() still prints its one line and exits 2
+            print(json.dumps({"ok": False, "error": str(e), "path": str(e.path) if e.path else None,
+                              "line": e.line, "field": e.field}, indent=2))
+        raise
+    _print(args, format_check(summary), {"ok": True, **summary})
+    return 0
+
+
+# -- assistant export RUN --merge OUT -------------------------------------------------------
+def cmd_export(args) -> int:  # owner: fine-tuning builder (issue 4)
+    from .finetune import export_merged
+    from .runs import Run
+
+    run = Run.open(args.out, args.run)
+    out = export_merged(run, args.merge, approach=args.approach)
+    _print(args, f"merged {args.approach} adapter of run {run.id} into {out}\n"
+                 f"load it with transformers.AutoModelForCausalLM.from_pretrained({str(out)!r})",
+           {"run": run.id, "approach": args.approach, "path": str(out)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="assistant", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -393,6 +489,22 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(p, "--top-k", type=int, metavar="K", help="sources per question (default: the index's)")
     _opt(p, "--retrieval", choices=["dense", "bm25", "hybrid"], help="retrieval mode (default: the index's)")
     p.set_defaults(handler=cmd_chat)
+
+    # owner: corpus (issue 3)
+    p = sub.add_parser("corpus", help="check a corpus: counts, formats, warnings, errors")
+    corpus_cmds = p.add_subparsers(dest="corpus_command", metavar="check", required=True)
+    c = corpus_cmds.add_parser("check", help="load and validate a corpus; exit 2 on the first error")
+    c.add_argument("paths", nargs="*", metavar="PATH", help="a corpus folder, or files: docs.jsonl and a Q&A file")
+    _common(c, models=False, corpus=True)
+    c.set_defaults(handler=cmd_corpus_check)
+
+    # owner: fine-tuning builder (issue 4)
+    p = sub.add_parser("export", help="merge a run's LoRA adapter into the base model: a plain transformers folder")
+    p.add_argument("run", metavar="RUN", help="run id or folder")
+    _common(p, models=False, out=True)
+    _opt(p, "--merge", metavar="OUT", required=True, help="the folder to write (must not exist or be empty)")
+    _opt(p, "--approach", choices=["ft", "hybrid"], default="ft", help="which adapter (default ft)")
+    p.set_defaults(handler=cmd_export)
 
     return parser
 
