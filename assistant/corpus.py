@@ -85,6 +85,7 @@ class Corpus:
     formats: dict[str, dict[str, int]] = field(default_factory=dict)  # file -> {detected format: records}
     split_seed: int = 0
     seeded: int = 0  # how many pairs had no `split` and got the seeded one
+    sources: list[str] = field(default_factory=list)  # what was loaded: load_corpus(*sources) loads it again
 
     def split(self, name: str) -> list[QAPair]:
         return [q for q in self.qa if q.split == name]
@@ -754,7 +755,8 @@ def load_corpus(path: str | Path, *more: str | Path, seed: int | None = None) ->
     return Corpus(name=meta.name or root.resolve().name, title=meta.title or meta.name or root.resolve().name,
                   documents=documents, qa=qa, probes=probes, description=meta.description, license=meta.license,
                   system_prompt=meta.system_prompt, root=root, warnings=warnings,
-                  formats={k: dict(v) for k, v in formats.items() if v}, split_seed=seed, seeded=seeded)
+                  formats={k: dict(v) for k, v in formats.items() if v}, split_seed=seed, seeded=seeded,
+                  sources=[str(p.resolve()) for p in paths])
 
 
 def _read_meta(path: Path, warnings: list[str]) -> CorpusMeta:
