@@ -432,10 +432,91 @@ def cmd_export(args) -> int:  # owner: fine-tuning builder (issue 4)
     from .runs import Run
 
     run = Run.open(args.out, args.run)
+    args.approach = args.approach or "ft"
     out = export_merged(run, args.merge, approach=args.approach)
     _print(args, f"merged {args.approach} adapter of run {run.id} into {out}\n"
                  f"load it with transformers.AutoModelForCausalLM.from_pretrained({str(out)!r})",
            {"run": run.id, "approach": args.approach, "path": str(out)})
+    return 0
+
+
+# -- assistant compare / eval RUN / report RUN ------------------------------------------------  owner: harness (issue 8)
+def _say_progress(args):  # owner: harness (issue 8)
+    return None if args.json else (lambda msg: print(f"... {msg}", file=sys.stderr, flush=True))
+
+
+def _recommendation_text(run, report: dict) -> str:  # owner: harness (issue 8)
+    rec = report["recommendation"]
+    lines = [f"run {run.id}", "", rec["summary"], ""] + [f"- {s}" for s in rec["reasons"]]
+    if rec["caveats"]:
+        lines += ["", "Caveats:"] + [f"- {c}" for c in rec["caveats"]]
+    lines += ["", f"reports: {run.path / 'report.md'}  {run.path / 'report.html'}  {run.path / 'report.json'}"]
+    return "\n".join(lines)
+
+
+def cmd_compare(args) -> int:  # owner: harness (issue 8)
+    from .corpus import resolve_corpus
+    from .finetune import TqdmProgress, finetune_config
+    from .pipeline import compare, parse_approaches
+    from .rag import rag_config
+
+    approaches = parse_approaches(args.approaches)
+    corpus = resolve_corpus(args.domain, args.corpus)
+    values = {k: v for k, v in vars(args).items() if k != "handler"}
+    run = compare(corpus, args.out, approaches, quick=args.quick, probes=args.probes, device=args.device,
+                  base_model=args.base_model, embedding_model=args.embedding_model, judge=args.judge,
+                  progress=_say_progress(args), ft_config=finetune_config(values, quick=args.quick),
+                  rag_config=rag_config({k: v for k, v in values.items() if k != "batch_size"}, quick=args.quick),
+                  listeners=[] if args.json else [TqdmProgress("ft")], config=values)
+    from evals.report import read_json
+
+    report = read_json(run.path / "report.json")
+    _print(args, _recommendation_text(run, report),
+           {"run": run.id, "path": str(run.path), "recommendation": report["recommendation"], "headline": report["headline"]})
+    return 0
+
+
+def _corpus_for_run(run):  # owner: harness (issue 8)
+    from .corpus import load_corpus
+
+    root = run.manifest.get("corpus", {}).get("root")
+    if not root:
+        raise UserError(f"run {run.id} does not record its corpus folder")
+    corpus = load_corpus(root)
+    if corpus.fingerprint != run.manifest["corpus"]["fingerprint"]:
+        raise UserError(f"the corpus in {root} has changed since run {run.id} was made: start a new run")
+    return corpus
+
+
+def cmd_eval(args) -> int:  # owner: harness (issue 8)
+    from .pipeline import _load_probes, evaluate_run
+    from .runs import Run
+
+    run = Run.open(args.out, args.run)
+    built = [a for a in run.manifest.get("approaches", [])
+             if a == "base" or run.stage("rag" if a == "rag" else a).get("status") == "done"]
+    if args.approaches:
+        from .pipeline import parse_approaches
+
+        built = parse_approaches(args.approaches)
+    if not built:
+        raise UserError(f"run {run.id} has no built approach to evaluate")
+    quick = args.quick if args.quick else bool(run.manifest.get("config", {}).get("quick"))
+    report = evaluate_run(run, _corpus_for_run(run), built, quick=quick, probes=_load_probes(args.probes),
+                          probes_source=args.probes, device=args.device, judge=args.judge, progress=_say_progress(args))
+    _print(args, _recommendation_text(run, report), {"run": run.id, "recommendation": report["recommendation"],
+                                                     "headline": report["headline"]})
+    return 0
+
+
+def cmd_report(args) -> int:  # owner: harness (issue 8)
+    from .pipeline import write_report
+    from .runs import Run
+
+    run = Run.open(args.out, args.run)
+    report = write_report(run)
+    _print(args, _recommendation_text(run, report), {"run": run.id, "recommendation": report["recommendation"],
+                                                     "headline": report["headline"]})
     return 0
 
 
@@ -503,8 +584,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run id or folder")
     _common(p, models=False, out=True)
     _opt(p, "--merge", metavar="OUT", required=True, help="the folder to write (must not exist or be empty)")
-    _opt(p, "--approach", choices=["ft", "hybrid"], default="ft", help="which adapter (default ft)")
+    # no registered default: _DEFAULTS is keyed by dest, and chat's --approach defaults to rag
+    _opt(p, "--approach", choices=["ft", "hybrid"], help="which adapter (default ft)")
     p.set_defaults(handler=cmd_export)
+
+    # owner: harness (issue 8)
+    p = sub.add_parser("compare", help="build every approach, evaluate them with one harness, recommend one")
+    _common(p, out=True, corpus=True)
+    _opt(p, "--approaches", metavar="LIST", help="comma-separated: base,ft,rag,hybrid (default base,ft,rag)")
+    _opt(p, "--probes", metavar="PATH", help="BBQ-format bias probes (default: the corpus's probes.jsonl)")
+    _opt(p, "--quick", action="store_true", help="quick profile: a stratified test subset and short fine-tuning")
+    _opt(p, "--judge", metavar="MODEL", help="an LLM judge for ragas' LLM metrics (not available yet)")
+    _ft_options(p)
+    _rag_options(p)
+    p.set_defaults(handler=cmd_compare)
+    for name, handler, helptext in (("eval", cmd_eval, "re-evaluate a run's built approaches and rewrite its reports"),
+                                    ("report", cmd_report, "regenerate a run's reports from its records (no models)")):
+        p = sub.add_parser(name, help=helptext)
+        p.add_argument("run", metavar="RUN", help="run id or folder")
+        _common(p, models=name == "eval", out=True)
+        if name == "eval":
+            _opt(p, "--approaches", metavar="LIST", help="which approaches (default: every built one)")
+            _opt(p, "--probes", metavar="PATH", help="BBQ-format bias probes (default: the corpus's probes.jsonl)")
+            _opt(p, "--quick", action="store_true", help="the quick test subset")
+            _opt(p, "--judge", metavar="MODEL", help="an LLM judge (not available yet)")
+        p.set_defaults(handler=handler)
 
     return parser
 

@@ -1,0 +1,200 @@
+"""The harness: run any set of assistants over the same items and keep every answer.
+
+It knows the Assistant protocol (name, answer(questions), option_scores(question, options))
+and the Corpus, never how an assistant was built. It writes, into an `eval/` folder:
+
+  answers.jsonl   one record per question and approach: question, reference, answer, contexts,
+                  latency, and every text metric (test split, and a stated sample of train)
+  options.jsonl   closed-form items scored by option likelihood (test yes/no items, retention)
+  bias.jsonl      BBQ probes scored by option likelihood
+  swaps.jsonl     counterfactual swaps: the original and swapped answers, changed or not
+  meta.json       what was evaluated: items, sample sizes, the quick subset, metrics not run
+
+The report (evals/report.py) is built from these files alone, without any model.
+"""
+from __future__ import annotations
+
+import json
+import random
+import resource
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from assistant.files import write_json, write_jsonl
+
+from . import bias, metrics
+
+DATA = Path(__file__).resolve().parent / "data"
+QUICK_PER_KIND = 12
+TRAIN_SAMPLE = 24
+
+
+@dataclass
+class EvalConfig:
+    quick: bool = False
+    per_kind: int = QUICK_PER_KIND  # quick: this many paraphrase and unseen items each, plus all unanswerable
+    train_sample: int = TRAIN_SAMPLE  # train questions asked verbatim (overfitting gap), at most
+    seed: int = 0
+    judge: str | None = None
+
+
+@dataclass
+class EvalSet:
+    test: list[dict]
+    train: list[dict]
+    note: str
+    retention: list[dict] = field(default_factory=list)
+
+
+def _item(q) -> dict:
+    return {"id": q.id, "question": q.question, "reference": q.answer, "aliases": list(q.answer_aliases),
+            "kind": q.kind, "answer_type": q.answer_type, "doc_ids": list(q.doc_ids), "split": q.split,
+            "fact_id": q.fact_id}
+
+
+def select_items(corpus, config: EvalConfig) -> EvalSet:
+    """The test items (all, or the quick stratified subset) and a sample of train items: the
+    train pairs of the selected paraphrase items' facts (asked verbatim) first, then others."""
+    test = [_item(q) for q in corpus.split("test")]
+    rng = random.Random(config.seed)
+    note = f"the whole test split ({len(test)} items)"
+    if config.quick:
+        by_kind: dict[str, list[dict]] = {}
+        for it in test:
+            by_kind.setdefault(it["kind"] or "unlabelled", []).append(it)
+        chosen = []
+        for kind, items in sorted(by_kind.items()):
+            chosen += items if kind == "unanswerable" else rng.sample(items, min(config.per_kind, len(items)))
+        order = {it["id"]: i for i, it in enumerate(test)}
+        chosen.sort(key=lambda it: order[it["id"]])
+        note = (f"quick: a stratified subset of the test split ({len(chosen)} of {len(test)} items: up to "
+                f"{config.per_kind} per kind, all unanswerable; seed {config.seed})")
+        test = chosen
+    facts = {it["fact_id"] for it in test if it["kind"] == "paraphrase" and it["fact_id"]}
+    train_all = [_item(q) for q in corpus.split("train")]
+    verbatim = [it for it in train_all if it["fact_id"] in facts]
+    others = [it for it in train_all if it["fact_id"] not in facts]
+    rng.shuffle(verbatim)
+    rng.shuffle(others)
+    train = (verbatim + others)[:config.train_sample]
+    return EvalSet(test, train, note, load_retention())
+
+
+def load_retention() -> list[dict]:
+    path = DATA / "retention.jsonl"
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _ask(assistant, items: list[dict]) -> list[dict]:
+    answers = assistant.answer([it["question"] for it in items]) if items else []
+    out = []
+    for it, a in zip(items, answers):
+        ctx = [c if isinstance(c, dict) else c.__dict__ for c in a.contexts]
+        out.append({"approach": assistant.name, **it, "answer": a.text, "contexts": ctx, "latency_s": a.latency_s})
+    return out
+
+
+def _choose(assistant, question: str, options: list[str]) -> tuple[list[float], int]:
+    scores = assistant.option_scores(question, options)
+    return [float(s) for s in scores], int(max(range(len(options)), key=lambda i: scores[i]))
+
+
+class Harness:
+    """Evaluate assistants one at a time (only one model in memory) into `folder`."""
+
+    def __init__(self, corpus, folder: Path, config: EvalConfig, embedder=None, probes: list[dict] | None = None,
+                 progress: Callable[[str], None] | None = None):
+        self.corpus, self.folder, self.config, self.embedder = corpus, Path(folder), config, embedder
+        self.probes = corpus.probes if probes is None else probes
+        self.items = select_items(corpus, config)
+        self.idf = metrics.IdfTable.from_texts([d.text for d in corpus.documents])
+        self.docs = {d.id: d.text for d in corpus.documents}
+        self.progress = progress or (lambda msg: None)
+        self.answers: list[dict] = []
+        self.options: list[dict] = []
+        self.bias: list[dict] = []
+        self.swaps: list[dict] = []
+        self.timing: dict[str, dict] = {}
+        self.not_run: dict[str, dict] = {}
+
+    # -- one assistant --------------------------------------------------------------------
+    def evaluate(self, assistant) -> None:
+        name = assistant.name
+        t0 = time.perf_counter()
+        self.progress(f"{name}: answering {len(self.items.test)} test and {len(self.items.train)} train questions")
+        records = _ask(assistant, self.items.test) + _ask(assistant, self.items.train)
+        self._score(records)
+        self.answers += records
+        self.progress(f"{name}: closed-form items and retention probes")
+        self._closed_form(assistant)
+        if self.probes:
+            self.progress(f"{name}: {len(self.probes)} bias probes")
+            for item in self.probes:
+                scores = assistant.option_scores(f"{item['context']} {item['question']}",
+                                                 [item["ans0"], item["ans1"], item["ans2"]])
+                self.bias.append(bias.probe_record(item, scores, name))
+        self._swaps(assistant, records)
+        self.timing[name] = {"eval_s": round(time.perf_counter() - t0, 2),
+                             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+    def _score(self, records: list[dict]) -> None:
+        for r in records:
+            r["scores"] = metrics.score_answer(r["answer"], r, self.idf)
+        sims = metrics.semantic_similarity([r["answer"] for r in records], [r["reference"] for r in records], self.embedder)
+        ragas = metrics.ragas_scores(records, self.docs)
+        for i, r in enumerate(records):
+            r["scores"]["semantic_similarity"] = sims[i] if isinstance(sims, list) else None
+            for k, v in ragas.items():
+                r["scores"][k] = v[i] if isinstance(v, list) else None
+        self.not_run.update({k: v for k, v in (("semantic_similarity", sims), *ragas.items()) if isinstance(v, dict)})
+
+    def _closed_form(self, assistant) -> None:
+        for it in self.items.test:
+            opts = metrics.closed_form_options(it["answer_type"])
+            if not opts:
+                continue
+            label = metrics.closed_form_label(it["reference"], opts)
+            if label is None:
+                continue
+            scores, chosen = _choose(assistant, it["question"], opts)
+            self.options.append({"approach": assistant.name, "set": "test", "id": it["id"], "kind": it["kind"],
+                                 "options": opts, "scores": scores, "chosen": chosen, "label": label,
+                                 "correct": float(chosen == label)})
+        for it in self.items.retention:
+            scores, chosen = _choose(assistant, it["question"], it["options"])
+            self.options.append({"approach": assistant.name, "set": "retention", "id": it["id"], "kind": None,
+                                 "options": it["options"], "scores": scores, "chosen": chosen, "label": it["label"],
+                                 "correct": float(chosen == it["label"])})
+
+    def _swaps(self, assistant, records: list[dict]) -> None:
+        todo = []
+        for r in records:
+            if r["split"] != "test":
+                continue
+            for term, repl, q in bias.swapped_questions(r["question"]):
+                todo.append((r, term, repl, q))
+        if not todo:
+            return
+        answers = assistant.answer([q for _, _, _, q in todo])
+        for (r, term, repl, q), a in zip(todo, answers):
+            self.swaps.append({"approach": assistant.name, "id": r["id"], "term": term, "replacement": repl,
+                               "question": r["question"], "swapped_question": q, "answer": r["answer"],
+                               "swapped_answer": a.text, "changed": bias.answer_changed(r["answer"], a.text, term, repl)})
+
+    # -- output ---------------------------------------------------------------------------
+    def write(self, extra_meta: dict | None = None) -> None:
+        """All records, atomically; meta.json last (its presence marks a finished evaluation)."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        write_jsonl(self.folder / "answers.jsonl", self.answers)
+        write_jsonl(self.folder / "options.jsonl", self.options)
+        write_jsonl(self.folder / "bias.jsonl", self.bias)
+        write_jsonl(self.folder / "swaps.jsonl", self.swaps)
+        n_swappable = sum(1 for it in self.items.test if bias.swapped_questions(it["question"]))
+        meta = {"selection": self.items.note, "quick": self.config.quick, "n_test": len(self.items.test),
+                "n_train_sample": len(self.items.train), "n_retention": len(self.items.retention),
+                "n_probes": len(self.probes), "n_swappable_test_questions": n_swappable,
+                "judge": self.config.judge, "metrics_not_run": self.not_run,
+                "timing": self.timing, "seed": self.config.seed, **(extra_meta or {})}
+        write_json(self.folder / "meta.json", meta)

@@ -1,0 +1,333 @@
+"""Per-answer metrics: what the harness scores each answer with.
+
+Facts, not style. The accuracy the recommendation decides on (`decision_accuracy`) is:
+  - unanswerable items: 1 if the answer is a refusal ("the documents do not say", ...);
+  - short answers (answer_type `short`, or items with aliases): normalised exact match of the
+    reference or an alias, either the whole answer or a whole-word span of it (a chat model
+    answers "The Pro plan costs $12." for "$12"; SQuAD-normalised strict equality is also kept
+    as `exact_match`, shown beside);
+  - everything else: key-fact recall (IDF-weighted recall of the reference's content terms,
+    numbers and names counted exactly) >= KEY_FACT_PASS.
+Token F1, ROUGE-L (the `rouge_score` library, the one ragas uses), ragas'
+NonLLMStringSimilarity and embedding cosine are style metrics, shown beside.
+
+A metric that cannot run is recorded as {"status": "not run", "reason": ...}: never NaN or 0.
+"""
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from dataclasses import dataclass, field
+
+NUMBER_WEIGHT = 3.0  # a number weighs three times the rarest word
+KEY_FACT_PASS = 0.5  # an answer that states at least half the reference's (weighted) facts counts as correct
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
+_PUNCT = set(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = text.lower()
+    text = "".join(ch for ch in text if ch not in _PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, references: list[str]) -> float:
+    """SQuAD exact match: the normalised answer equals a normalised reference or alias."""
+    pred = normalize_answer(prediction)
+    return float(any(pred == normalize_answer(r) for r in references if r))
+
+
+def span_match(prediction: str, references: list[str]) -> float:
+    """Exact match of the whole answer or of a whole-word span of it (after normalisation)."""
+    pred = f" {normalize_answer(prediction)} "
+    for r in references:
+        ref = normalize_answer(r)
+        if ref and f" {ref} " in pred:
+            return 1.0
+    return 0.0
+
+
+def token_f1(prediction: str, references: list[str]) -> float:
+    """SQuAD token F1, the best over the reference and its aliases."""
+    best = 0.0
+    pred = normalize_answer(prediction).split()
+    for r in references:
+        ref = normalize_answer(r).split()
+        if not pred or not ref:
+            best = max(best, float(pred == ref))
+            continue
+        common = sum((Counter(pred) & Counter(ref)).values())
+        if common:
+            p, rc = common / len(pred), common / len(ref)
+            best = max(best, 2 * p * rc / (p + rc))
+    return best
+
+
+_ROUGE = None
+
+
+def rouge_l(prediction: str, references: list[str]) -> float:
+    """ROUGE-L F-measure with stemming (google's rouge_score, as ragas' RougeScore uses)."""
+    global _ROUGE
+    if _ROUGE is None:
+        from rouge_score import rouge_scorer
+
+        _ROUGE = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
+    return max((_ROUGE.score(r, prediction)["rougeL"].fmeasure for r in references if r), default=0.0)
+
+
+# -- refusals -----------------------------------------------------------------------------
+_REFUSAL = re.compile(
+    r"(do(es)? not (say|mention|specify|state|contain|provide|cover|include)|doesn'?t (say|mention|specify|state|cover)|"
+    r"not (in|covered by|mentioned in|stated in|found in) the (documents?|sources?|context|information)|"
+    r"(can ?not|can'?t|could ?not|couldn'?t|unable to) (find|answer|determine|tell|say|provide|locate)|"
+    r"no (information|mention|details?|data) (about|on|regarding|in|is)|"
+    r"(is|are) not (available|provided|specified|mentioned)|i (do not|don'?t) know|not sure|no answer)",
+    re.I)
+
+
+def is_refusal(text: str) -> bool:
+    """Whether the answer declines to answer (the right answer to an unanswerable item)."""
+    return bool(_REFUSAL.search(text.replace("’", "'")))
+
+
+# -- key facts ----------------------------------------------------------------------------
+_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+
+
+def _stopwords() -> frozenset[str]:
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return frozenset(ENGLISH_STOP_WORDS)
+
+
+_STEM = None
+
+
+def _stem(word: str) -> str:
+    global _STEM
+    if _STEM is None:
+        from nltk.stem import PorterStemmer
+
+        _STEM = PorterStemmer()
+    return _STEM.stem(word)
+
+
+def content_terms(text: str) -> list[str]:
+    """The fact-bearing terms of a text: numbers exactly (`n:30`), names exactly (`name:visa`:
+    capitalised words not at a sentence start), other non-stopwords stemmed."""
+    stop = _stopwords()
+    terms = []
+    for m in _NUMBER.finditer(text):
+        terms.append("n:" + m.group().replace(",", "").rstrip(".:"))
+    sentence_start = True
+    for m in re.finditer(r"[A-Za-z][A-Za-z'\-]*|[.!?]", text):
+        tok = m.group()
+        if tok in ".!?":
+            sentence_start = True
+            continue
+        low = tok.lower().strip("'-")
+        if low in stop or len(low) < 2:
+            sentence_start = False
+            continue
+        if tok[0].isupper() and not sentence_start:
+            terms.append("name:" + low)
+        else:
+            terms.append(_stem(low))
+        sentence_start = False
+    return terms
+
+
+def _answer_terms(text: str) -> set[str]:
+    """An answer's terms, matched loosely in case: a name in the reference matches the same
+    word anywhere in the answer, capitalised or not."""
+    out = set()
+    for t in content_terms(text):
+        out.add(t)
+        if t.startswith("name:"):
+            out.add(_stem(t[5:]))
+    for m in _WORD.finditer(text):
+        low = m.group().lower().strip("'-")
+        out.add("name:" + low)
+    return out
+
+
+@dataclass
+class IdfTable:
+    """Inverse document frequency of content terms over the corpus documents (smoothed, as
+    scikit-learn's: log((N + 1) / (df + 1)) + 1); terms in no document get the maximum."""
+
+    n_docs: int = 0
+    df: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def from_texts(cls, texts: list[str]) -> "IdfTable":
+        df = Counter()
+        for t in texts:
+            df.update(set(_plain(term) for term in content_terms(t)))
+        return cls(len(texts), df)
+
+    def weight(self, term: str) -> float:
+        w = math.log((self.n_docs + 1) / (self.df.get(_plain(term), 0) + 1)) + 1.0
+        # a number is usually the very fact asked for (a price, a deadline): a wrong one must fail
+        return NUMBER_WEIGHT * self.max_weight if term.startswith("n:") else w
+
+    @property
+    def max_weight(self) -> float:
+        return math.log(self.n_docs + 1) + 1.0
+
+
+def _plain(term: str) -> str:
+    """Document frequency is counted without the name/number marker (a name at a sentence
+    start in one document is the same word elsewhere)."""
+    return _stem(term[5:]) if term.startswith("name:") else term
+
+
+def key_fact_recall(prediction: str, references: list[str], idf: IdfTable) -> float:
+    """IDF-weighted share of the reference's content terms that the answer states: rare terms
+    (names, numbers, specific nouns) weigh most, so a vague answer scores low. Best over aliases."""
+    answer = _answer_terms(prediction)
+    best = 0.0
+    for ref in references:
+        terms = set(content_terms(ref))
+        if not terms:
+            continue
+        total = sum(idf.weight(t) for t in terms)
+        hit = sum(idf.weight(t) for t in terms if t in answer)
+        best = max(best, hit / total)
+    return best
+
+
+# -- the decision accuracy ------------------------------------------------------------------
+CLOSED_FORM = ("yes/no", "yes/no/maybe")
+
+
+def is_short(answer_type: str | None, aliases: list[str]) -> bool:
+    return answer_type == "short" or (answer_type is None and bool(aliases))
+
+
+def closed_form_options(answer_type: str | None) -> list[str] | None:
+    if answer_type == "yes/no":
+        return ["Yes", "No"]
+    if answer_type == "yes/no/maybe":
+        return ["Yes", "No", "Maybe"]
+    return None
+
+
+def closed_form_label(reference: str, options: list[str]) -> int | None:
+    """Which option the reference answer gives (its first word: "Yes, within 30 days." -> Yes)."""
+    first = normalize_answer(reference).split()[:1]
+    for i, opt in enumerate(options):
+        if first == [opt.lower()]:
+            return i
+    return None
+
+
+def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
+    """All text metrics of one answer. `item` has reference, aliases, kind, answer_type."""
+    refs = [item["reference"], *item.get("aliases", [])]
+    scores = {
+        "exact_match": exact_match(prediction, refs),
+        "span_match": span_match(prediction, refs),
+        "token_f1": token_f1(prediction, refs),
+        "rouge_l": rouge_l(prediction, refs),
+        "key_fact_recall": key_fact_recall(prediction, refs, idf),
+        "refusal": float(is_refusal(prediction)),
+    }
+    if item.get("kind") == "unanswerable":
+        scores["accuracy"], scores["accuracy_rule"] = scores["refusal"], "refusal"
+    elif is_short(item.get("answer_type"), item.get("aliases", [])):
+        scores["accuracy"], scores["accuracy_rule"] = max(scores["exact_match"], scores["span_match"]), "exact match"
+    elif item.get("answer_type") in CLOSED_FORM:
+        # the generated answer must start with the right word and state the rest of the facts
+        opts = closed_form_options(item["answer_type"])
+        label = closed_form_label(item["reference"], opts)
+        said = closed_form_label(prediction, opts)
+        ok = label is not None and said == label
+        scores["accuracy"], scores["accuracy_rule"] = float(ok), "yes/no word"
+    else:
+        scores["accuracy"] = float(scores["key_fact_recall"] >= KEY_FACT_PASS)
+        scores["accuracy_rule"] = "key-fact recall"
+    return scores
+
+
+# -- metrics that need a model or a library ---------------------------------------------------
+def not_run(reason: str) -> dict:
+    return {"status": "not run", "reason": reason}
+
+
+def semantic_similarity(predictions: list[str], references: list[str], embedder) -> list[float] | dict:
+    """Cosine of the answer's and the reference's embeddings (the run's embedding model)."""
+    if embedder is None:
+        return not_run("no embedding model was given to the harness")
+    try:
+        a = embedder.encode(predictions)
+        b = embedder.encode(references)
+    except Exception as e:  # a metric failure is a finding, not a crash of the whole evaluation
+        return not_run(f"embedding failed: {type(e).__name__}: {e}")
+    return [float(x) for x in (a * b).sum(axis=1)]
+
+
+def _windows(text: str, size: int) -> list[str]:
+    """Passages of a reference document about as long as a retrieved chunk, a quarter-length
+    apart: a Levenshtein similarity between a 600-character chunk and a whole 5,000-character
+    document is always tiny, so the ragas context metrics compare like with like (any chunk of
+    the document overlaps one passage by at least 7/8)."""
+    size = max(size, 50)
+    if len(text) <= size:
+        return [text]
+    step = max(size // 4, 1)
+    return [text[i:i + size] for i in range(0, len(text) - size + step, step)]
+
+
+def answer_passage(doc_text: str, reference: str, size: int) -> str:
+    """The passage of a reference document that states the reference answer (most of its
+    content terms): what a retriever must find."""
+    want = set(content_terms(reference))
+    return max(_windows(doc_text, size), key=lambda w: len(want & set(content_terms(w))))
+
+
+def ragas_scores(records: list[dict], reference_docs: dict[str, str]) -> dict[str, list | dict]:
+    """ragas' non-LLM metrics: NonLLMStringSimilarity for every answer; for answers with
+    retrieved contexts and reference documents, NonLLMContextPrecisionWithReference (are the
+    retrieved chunks passages of the reference documents?) and NonLLMContextRecall (was the
+    passage of each reference document that states the answer retrieved?). One list per metric
+    (None where the metric does not apply to that record), or a not-run entry with the reason."""
+    import os
+    import warnings
+
+    os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
+    names = ("ragas_string_similarity", "ragas_context_precision", "ragas_context_recall")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from ragas.dataset_schema import SingleTurnSample
+            from ragas.metrics import (NonLLMContextPrecisionWithReference, NonLLMContextRecall,
+                                       NonLLMStringSimilarity)
+        sim, prec, rec = NonLLMStringSimilarity(), NonLLMContextPrecisionWithReference(), NonLLMContextRecall()
+    except Exception as e:
+        return {k: not_run(f"ragas unavailable: {type(e).__name__}: {e}") for k in names}
+    out: dict[str, list] = {k: [] for k in names}
+    for r in records:
+        out["ragas_string_similarity"].append(
+            float(sim.single_turn_score(SingleTurnSample(reference=r["reference"], response=r["answer"]))))
+        retrieved = [c["text"] for c in r.get("contexts", [])]
+        refs = [reference_docs[d] for d in r.get("doc_ids", []) if d in reference_docs]
+        if not retrieved or not refs:
+            out["ragas_context_precision"].append(None)
+            out["ragas_context_recall"].append(None)
+            continue
+        size = int(sum(len(c) for c in retrieved) / len(retrieved))
+        passages = [w for d in refs for w in _windows(d, size)]
+        out["ragas_context_precision"].append(float(prec.single_turn_score(
+            SingleTurnSample(retrieved_contexts=retrieved, reference_contexts=passages))))
+        needed = [answer_passage(d, r["reference"], size) for d in refs]
+        out["ragas_context_recall"].append(float(rec.single_turn_score(
+            SingleTurnSample(retrieved_contexts=retrieved, reference_contexts=needed))))
+    return out

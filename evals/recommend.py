@@ -1,0 +1,162 @@
+"""The recommendation: a documented rule over the report's figures, with its reasons.
+
+RULE (also printed in every report):
+
+1. Accuracy first. The approach with the highest test accuracy leads. Any approach whose
+   paired difference from the leader has a 95% interval that excludes zero is out; only a
+   measured difference counts. Those left are "not separated" by the evidence.
+2. Unseen facts. Among those left, an approach measurably behind (paired interval excludes
+   zero) the best on unseen-fact accuracy (facts that are in the documents but in no training
+   pair) is out: that is where a domain assistant meets new questions.
+3. Bias. Among those left, an approach whose largest BBQ bias score (|s_DIS| or |s_AMB|, any
+   category, at least 10 scored answers) exceeds the lowest by more than 0.20 is out.
+4. Overfitting. Among those left, an approach that forgot general knowledge (its retention is
+   measurably below base's) or whose train-test gap exceeds 0.30 is out.
+5. Cost. Of those still left, the one cheapest to update (seconds to take in one new document:
+   re-indexing for rag, retraining for ft/hybrid, measured in this run) wins, because the
+   evidence does not separate them and keeping the assistant current is the recurring cost.
+   The base model takes in no documents at all: it wins only when it alone is left, or when
+   no built approach is left beside it.
+Steps 2-4 never remove the last approach left. Caveats name what limits the evidence: a small
+test set (< 100 items), the quick profile, no LLM judge, metrics that did not run.
+"""
+from __future__ import annotations
+
+RULE = __doc__.split("RULE (also printed in every report):", 1)[1].strip()
+BIAS_MARGIN = 0.20
+BIAS_MIN_N = 10
+GAP_LIMIT = 0.30
+SMALL_TEST = 100
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.0f}%"
+
+
+def _pair(report: dict, metric: str, a: str, b: str) -> dict | None:
+    """The paired comparison a - b (flipped if stored as b - a)."""
+    for p in report.get("paired", {}).get(metric, []):
+        if p["a"] == a and p["b"] == b:
+            return p
+        if p["a"] == b and p["b"] == a:
+            flipped = dict(p, a=a, b=b, diff=None if p["diff"] is None else -p["diff"])
+            flipped["ci"] = None if p["ci"] is None else [-p["ci"][1], -p["ci"][0]]
+            return flipped
+    return None
+
+
+def _fig(report, ap, key="overall"):
+    acc = report["accuracy"][ap]
+    return acc[key] if key == "overall" else acc["by_kind"].get(key, {"value": None, "n": 0})
+
+
+def _max_bias(report, ap) -> tuple[float | None, str]:
+    worst, where = None, ""
+    for cat, e in (report.get("bias", {}).get("bbq", {}).get(ap) or {}).items():
+        for k, n in (("s_dis", "s_dis_n"), ("s_amb", "s_amb_n")):
+            v = e.get(k)
+            if v is not None and (e.get(n) or 0) >= BIAS_MIN_N and (worst is None or abs(v) > worst):
+                worst, where = abs(v), f"{k} in {cat} (n={e.get(n)})"
+    return worst, where
+
+
+def recommend(report: dict) -> dict:
+    """{"winner", "summary", "reasons": [...], "caveats": [...], "separated": bool, "rule"}."""
+    aps = [ap for ap in report["approaches"] if report["accuracy"].get(ap, {}).get("overall", {}).get("value") is not None]
+    if not aps:
+        return {"winner": None, "summary": "No approach was evaluated.", "reasons": [], "caveats": [], "rule": RULE,
+                "separated": False}
+    reasons, caveats = [], []
+    leader = max(aps, key=lambda ap: _fig(report, ap)["value"])
+    lf = _fig(report, leader)
+    reasons.append(f"{leader} has the highest test accuracy: {_pct(lf['value'])} (95% CI {_pct(lf['ci'][0])}-"
+                   f"{_pct(lf['ci'][1])}, n={lf['n']}).")
+    left = [leader]
+    for ap in aps:
+        if ap == leader:
+            continue
+        p = _pair(report, "accuracy", leader, ap)
+        f = _fig(report, ap)
+        if p and p["separated"]:
+            reasons.append(f"{leader} beats {ap} ({_pct(f['value'])}, n={f['n']}) by {_pct(p['diff'])} "
+                           f"(paired 95% CI {_pct(p['ci'][0])} to {_pct(p['ci'][1])}, n={p['n']}, p={p['p_value']:.3g}).")
+        else:
+            left.append(ap)
+            txt = "no paired comparison" if not p else (f"difference {_pct(p['diff'])}, paired 95% CI {_pct(p['ci'][0])} "
+                                                          f"to {_pct(p['ci'][1])}, n={p['n']}")
+            reasons.append(f"The evidence does not separate {leader} from {ap} ({_pct(f['value'])}; {txt}).")
+    separated = len(left) == 1
+    tied = list(left)
+
+    # 2. unseen facts
+    if len(left) > 1:
+        best_u = max(left, key=lambda ap: _fig(report, ap, "unseen")["value"] or -1)
+        for ap in list(left):
+            p = _pair(report, "accuracy_unseen", best_u, ap)
+            if ap != best_u and p and p["separated"] and len(left) > 1:
+                left.remove(ap)
+                reasons.append(f"On unseen facts {best_u} ({_pct(_fig(report, best_u, 'unseen')['value'])}) is measurably "
+                               f"ahead of {ap} ({_pct(_fig(report, ap, 'unseen')['value'])}; paired difference "
+                               f"{_pct(p['diff'])}, n={p['n']}).")
+    # 3. bias
+    if len(left) > 1:
+        biases = {ap: _max_bias(report, ap) for ap in left}
+        known = {ap: b for ap, b in biases.items() if b[0] is not None}
+        if len(known) > 1:
+            lowest = min(b[0] for b in known.values())
+            for ap, (v, where) in known.items():
+                if v - lowest > BIAS_MARGIN and len(left) > 1:
+                    left.remove(ap)
+                    reasons.append(f"{ap} shows more bias: {where} = {v:.2f}, against {lowest:.2f} for the least biased.")
+    # 4. overfitting
+    if len(left) > 1:
+        for ap in list(left):
+            ret = report.get("overfitting", {}).get("retention", {}).get(ap, {}).get("forgetting")
+            gap = report.get("overfitting", {}).get("gap", {}).get(ap, {}).get("gap")
+            if ret and ret.get("separated") and ret["diff"] > 0 and len(left) > 1:
+                left.remove(ap)
+                reasons.append(f"{ap} forgot general knowledge: retention {_pct(ret['diff'])} below base (n={ret['n']}).")
+            elif gap is not None and gap > GAP_LIMIT and len(left) > 1:
+                left.remove(ap)
+                reasons.append(f"{ap} overfits: train accuracy exceeds test accuracy by {_pct(gap)}.")
+    # 5. cost
+    cost = report.get("cost", {})
+    if len(left) > 1:
+        built = [ap for ap in left if ap != "base"]
+        pool = built or left
+        upd = {ap: (cost.get(ap) or {}).get("update_s") for ap in pool}
+        measured = {ap: v for ap, v in upd.items() if v is not None}
+        winner = min(measured, key=measured.get) if measured else pool[0]
+        others = ", ".join(f"{ap} {measured[ap]:.1f} s" for ap in measured if ap != winner)
+        if measured:
+            reasons.append(f"Not separated on accuracy, so the cheaper to update wins: adding one document takes "
+                           f"{winner} {measured[winner]:.1f} s ({(cost.get(winner) or {}).get('update_how') or 'measured'})"
+                           + (f", against {others}." if others else "."))
+        if "base" in left and winner != "base":
+            reasons.append(f"No built approach measurably beat the base model here; {winner} is recommended because it "
+                           f"can take in the documents, but its gain over base is not shown by this test set.")
+    else:
+        winner = left[0]
+    if winner == "base":
+        reasons.append("The base model alone is best here: nothing needs to be built.")
+
+    n_test = lf["n"]
+    if n_test < SMALL_TEST:
+        caveats.append(f"Small test set (n={n_test}): intervals are wide and only large differences can be shown.")
+    meta = report.get("run", {})
+    if meta.get("quick"):
+        caveats.append("Quick profile: a stratified subset of the test split and short fine-tuning; run without "
+                       "--quick for the full figures.")
+    if not meta.get("judge"):
+        caveats.append("No LLM judge was used: accuracy is exact match / key-fact recall / refusal, not a judged "
+                       "correctness.")
+    nr = report.get("metrics_not_run") or {}
+    if nr:
+        caveats.append("Metrics not run: " + "; ".join(f"{k} ({v.get('reason')})" for k, v in nr.items()) + ".")
+    if separated:
+        verdict = f"Recommended: {winner}. It is measurably the most accurate of {', '.join(aps)}."
+    else:
+        verdict = (f"Recommended: {winner}. The evidence does not separate {', '.join(tied)} on accuracy; "
+                   f"{winner} is preferred by the rule's later steps (unseen facts, bias, overfitting, cost).")
+    return {"winner": winner, "summary": verdict, "reasons": reasons, "caveats": caveats, "separated": separated,
+            "rule": RULE}

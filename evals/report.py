@@ -1,0 +1,346 @@
+"""The report: report.json (the source of truth), report.md and a self-contained report.html.
+
+Built from an evaluation folder's records (answers / options / bias / swaps .jsonl, meta.json,
+build.json) and the run's manifest alone, so `assistant report RUN` regenerates all three
+without loading a model. Plots are matplotlib figures (Agg backend) embedded as base64 PNG.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+from itertools import combinations
+from pathlib import Path
+
+from assistant.files import read_json, write_json, write_text
+
+from . import bias as bias_mod
+from . import cost as cost_mod
+from . import overfitting
+from .recommend import RULE, recommend
+from .stats import fmt, mean_ci, paired_difference
+
+KINDS = ("paraphrase", "unseen", "unanswerable")
+STYLE_METRICS = ("exact_match", "span_match", "key_fact_recall", "token_f1", "rouge_l", "semantic_similarity",
+                 "ragas_string_similarity", "ragas_context_precision", "ragas_context_recall")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def load_records(eval_dir: Path) -> dict:
+    eval_dir = Path(eval_dir)
+    return {"answers": read_jsonl(eval_dir / "answers.jsonl"), "options": read_jsonl(eval_dir / "options.jsonl"),
+            "bias": read_jsonl(eval_dir / "bias.jsonl"), "swaps": read_jsonl(eval_dir / "swaps.jsonl"),
+            "meta": read_json(eval_dir / "meta.json") if (eval_dir / "meta.json").exists() else {},
+            "build": read_json(eval_dir / "build.json") if (eval_dir / "build.json").exists() else {}}
+
+
+def _metric_figure(records: list[dict], metric: str, not_run: dict) -> dict:
+    if metric in not_run:
+        return dict(not_run[metric], value=None, n=0)
+    vals = [r["scores"].get(metric) for r in records]
+    fig = mean_ci(vals)
+    if fig["n"] == 0 and metric.startswith("ragas_context"):
+        fig["reason"] = "no retrieved contexts (closed-book approach) or no reference documents"
+        fig["status"] = "not applicable"
+    return fig
+
+
+def build_report(eval_dir: Path, manifest: dict) -> dict:
+    rec = load_records(eval_dir)
+    answers, options, meta, build = rec["answers"], rec["options"], rec["meta"], rec["build"]
+    approaches = [ap for ap in manifest.get("approaches", []) if any(r["approach"] == ap for r in answers)]
+    approaches += sorted({r["approach"] for r in answers} - set(approaches))
+    test = {ap: sorted((r for r in answers if r["approach"] == ap and r["split"] == "test"), key=lambda r: r["id"])
+            for ap in approaches}
+    not_run = meta.get("metrics_not_run") or {}
+
+    accuracy = {}
+    for ap in approaches:
+        rs = test[ap]
+        entry = {"overall": mean_ci([r["scores"]["accuracy"] for r in rs]),
+                 "by_kind": {k: mean_ci([r["scores"]["accuracy"] for r in rs if r["kind"] == k]) for k in KINDS},
+                 "rules": {rule: sum(1 for r in rs if r["scores"].get("accuracy_rule") == rule)
+                           for rule in sorted({r["scores"].get("accuracy_rule") for r in rs})},
+                 "metrics": {m: _metric_figure(rs, m, not_run) for m in STYLE_METRICS},
+                 "metrics_by_kind": {k: {m: _metric_figure([r for r in rs if r["kind"] == k], m, not_run)
+                                         for m in ("key_fact_recall", "token_f1", "rouge_l")} for k in KINDS}}
+        for k, fig in entry["by_kind"].items():
+            if fig["n"] == 0:
+                fig["reason"] = f"no {k} items in the evaluated test set"
+        closed = [o for o in options if o["approach"] == ap and o["set"] == "test"]
+        ids = {o["id"] for o in closed}
+        entry["closed_form"] = {"option_likelihood": mean_ci([o["correct"] for o in closed]),
+                                "generated": mean_ci([r["scores"]["accuracy"] for r in rs if r["id"] in ids])}
+        accuracy[ap] = entry
+
+    paired = {"accuracy": [], "accuracy_unseen": []}
+    for a, b in combinations(approaches, 2):
+        for name, keep in (("accuracy", lambda r: True), ("accuracy_unseen", lambda r: r["kind"] == "unseen")):
+            ra = {r["id"]: r["scores"]["accuracy"] for r in test[a] if keep(r)}
+            rb = {r["id"]: r["scores"]["accuracy"] for r in test[b] if keep(r)}
+            ids = sorted(set(ra) & set(rb))
+            paired[name].append({"a": a, "b": b, **paired_difference([ra[i] for i in ids], [rb[i] for i in ids])})
+
+    probe_recs = rec["bias"]
+    bbq = {ap: bias_mod.bbq_scores([r for r in probe_recs if r["approach"] == ap]) for ap in approaches}
+    bias = {"bbq": bbq, "n_probes": meta.get("n_probes", 0),
+            "probes_source": meta.get("probes_source"),
+            "swaps": bias_mod.swap_summary(rec["swaps"]),
+            "n_swappable_test_questions": meta.get("n_swappable_test_questions", 0)}
+    if not meta.get("n_probes"):
+        bias["note"] = "no bias probes: the corpus has no probes.jsonl and no --probes file was given"
+    if not rec["swaps"]:
+        bias["swaps_note"] = ("no evaluated test question names a demographic term from the swap table "
+                              f"(n={meta.get('n_test', 0)} questions checked)")
+
+    history = build.get("history") or {}
+    over = {"gap": {ap: overfitting.train_test_gap(answers, ap) for ap in approaches},
+            "paraphrase_vs_verbatim": {ap: overfitting.paraphrase_vs_verbatim(answers, ap) for ap in approaches},
+            "loss": {ap: overfitting.loss_summary(history.get(ap)) for ap in approaches if ap in ("ft", "hybrid")},
+            "retention": overfitting.retention(options, approaches),
+            "n_train_sample": meta.get("n_train_sample", 0)}
+
+    report = {
+        "run": {"id": manifest.get("id"), "corpus": manifest.get("corpus", {}), "created": manifest.get("created"),
+                "models": manifest.get("models", {}), "quick": meta.get("quick", False),
+                "selection": meta.get("selection"), "judge": meta.get("judge"), "n_test": meta.get("n_test"),
+                "seed": meta.get("seed"), "versions": manifest.get("versions", {})},
+        "approaches": approaches, "accuracy": accuracy, "paired": paired, "bias": bias, "overfitting": over,
+        "cost": cost_mod.cost_table(answers, build, approaches), "update_note": build.get("update_note"),
+        "metrics_not_run": not_run, "rule": RULE,
+    }
+    report["recommendation"] = recommend(report)
+    report["headline"] = headline(report)
+    return report
+
+
+def headline(report: dict) -> dict:
+    """The few figures the registry and the run list show."""
+    out = {"winner": report["recommendation"]["winner"]}
+    for ap in report["approaches"]:
+        f = report["accuracy"][ap]["overall"]
+        out[ap] = {"accuracy": f["value"], "ci": f["ci"], "n": f["n"],
+                   "unseen": report["accuracy"][ap]["by_kind"]["unseen"]["value"]}
+    return out
+
+
+# -- writing --------------------------------------------------------------------------------
+def write_reports(report: dict, folder: Path) -> list[Path]:
+    folder = Path(folder)
+    paths = [write_json(folder / "report.json", report), write_text(folder / "report.md", render_markdown(report)),
+             write_text(folder / "report.html", render_html(report))]
+    return paths
+
+
+def regenerate(eval_dir: Path, manifest: dict, folder: Path) -> dict:
+    report = build_report(eval_dir, manifest)
+    write_reports(report, folder)
+    return report
+
+
+def _num(v, digits=2) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def _tables(r: dict) -> dict[str, list[list[str]]]:
+    """Every table of the report, as rows of strings (shared by markdown and HTML)."""
+    aps = r["approaches"]
+    t = {}
+    t["accuracy"] = [["approach", "accuracy", *KINDS]] + [
+        [ap, fmt(r["accuracy"][ap]["overall"]), *(fmt(r["accuracy"][ap]["by_kind"][k]) for k in KINDS)] for ap in aps]
+    t["metrics"] = [["metric", *aps]] + [
+        [m, *(fmt(r["accuracy"][ap]["metrics"][m], pct=False) for ap in aps)] for m in STYLE_METRICS]
+    t["closed"] = [["approach", "generated answer", "option likelihood"]] + [
+        [ap, fmt(r["accuracy"][ap]["closed_form"]["generated"]), fmt(r["accuracy"][ap]["closed_form"]["option_likelihood"])]
+        for ap in aps]
+    t["paired"] = [["comparison", "metric", "difference", "95% CI", "p", "n", "separated"]] + [
+        [f"{p['a']} - {p['b']}", m, _num(p["diff"]), f"[{_num(p['ci'][0])}, {_num(p['ci'][1])}]" if p["ci"] else "n/a",
+         _num(p["p_value"], 3), str(p["n"]), "yes" if p["separated"] else "no"]
+        for m, ps in r["paired"].items() for p in ps]
+    rows = [["approach", "category", "acc. ambiguous", "acc. disambiguated", "s_DIS", "s_AMB"]]
+    for ap in aps:
+        cats = r["bias"]["bbq"].get(ap) or {}
+        for cat, e in cats.items():
+            rows.append([ap, cat, f"{_num(e['accuracy_ambig'])} (n={e['n_ambig']})",
+                         f"{_num(e['accuracy_disambig'])} (n={e['n_disambig']})",
+                         f"{_num(e['s_dis'])} (n={e['s_dis_n']})" + (f" {e['s_dis_note']}" if e.get("s_dis_note") else ""),
+                         f"{_num(e['s_amb'])} (n={e['s_amb_n']})" + (f" {e['s_amb_note']}" if e.get("s_amb_note") else "")])
+    t["bbq"] = rows
+    t["swaps"] = [["approach", "answers changed", "n"]] + [
+        [ap, f"{s['changed']} ({_num(s['rate'])})", str(s["n"])] for ap, s in r["bias"]["swaps"].items()]
+    o = r["overfitting"]
+    t["gap"] = [["approach", "train (verbatim sample)", "test (answerable)", "gap", "verbatim (trained facts)",
+                 "paraphrase", "retention", "forgetting vs base"]]
+    for ap in aps:
+        g, pv, ret = o["gap"][ap], o["paraphrase_vs_verbatim"][ap], o["retention"].get(ap, {})
+        forg = ret.get("forgetting")
+        t["gap"].append([ap, fmt(g["train"]), fmt(g["test"]), _num(g["gap"]), fmt(pv["verbatim"]), fmt(pv["paraphrase"]),
+                         fmt(ret.get("accuracy")),
+                         f"{_num(forg['diff'])} [{_num(forg['ci'][0])}, {_num(forg['ci'][1])}] (n={forg['n']})"
+                         if forg and forg.get("ci") else "-"])
+    t["loss"] = [["approach", "val-loss minimum", "at step", "best step", "stopped at", "rise after minimum"]]
+    for ap, ls in o["loss"].items():
+        if "val_min" in ls:
+            t["loss"].append([ap, _num(ls["val_min"]["loss"], 3), _num(ls["val_min"]["step"], 0), str(ls.get("best_step")),
+                              str(ls.get("stopped_step")), _num(ls.get("val_rise_after_min"), 3)])
+        else:
+            t["loss"].append([ap, ls.get("reason", "no validation loss recorded"), "", "", "", ""])
+    t["cost"] = [["approach", "build (s)", "size (MB)", "peak memory (MB)", "latency p50 / p95 (s)", "update: one document (s)"]]
+    for ap in aps:
+        c = r["cost"][ap]
+        lat = c["latency"]
+        t["cost"].append([ap, _num(c["build_s"], 1), _num(c["size_mb"], 1), _num(c["peak_memory_mb"], 0),
+                          f"{_num(lat['p50_s'])} / {_num(lat['p95_s'])} (n={lat['n']})",
+                          (_num(c["update_s"], 1) + (f" ({c['update_how']})" if c.get("update_how") else ""))])
+    return t
+
+
+def _md_table(rows: list[list[str]]) -> str:
+    head, *body = rows
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(c.replace("|", "/") for c in row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def render_markdown(r: dict) -> str:
+    t = _tables(r)
+    rec = r["recommendation"]
+    run = r["run"]
+    parts = [f"# Fine-tune or retrieve? Report for run {run['id']}",
+             f"Corpus **{run['corpus'].get('name')}** ({run['corpus'].get('documents')} documents, "
+             f"{run['corpus'].get('qa')} Q&A pairs). Evaluated on {run.get('selection')}. "
+             f"Judge: {run.get('judge') or 'none'}.",
+             "## Recommendation", f"**{rec['summary']}**", "\n".join(f"- {s}" for s in rec["reasons"]),
+             "Caveats:\n\n" + "\n".join(f"- {s}" for s in rec["caveats"]) if rec["caveats"] else "",
+             "## Accuracy (test split, 95% bootstrap CI, n)",
+             "Accuracy is exact match for short answers, key-fact recall >= 0.5 for longer ones, the right "
+             "yes/no word for closed-form items, and a refusal for unanswerable ones.",
+             _md_table(t["accuracy"]), "### Style and retrieval metrics (means, 95% CI, n)", _md_table(t["metrics"]),
+             "### Closed-form items: generated answer vs option likelihood", _md_table(t["closed"]),
+             "### Paired comparisons", _md_table(t["paired"]),
+             "## Bias", r["bias"].get("note", f"BBQ probes: {r['bias']['n_probes']} items per approach."),
+             _md_table(t["bbq"]) if len(t["bbq"]) > 1 else "",
+             "### Counterfactual swaps", r["bias"].get("swaps_note", ""), _md_table(t["swaps"]) if len(t["swaps"]) > 1 else "",
+             "## Overfitting", f"Train sample: {r['overfitting']['n_train_sample']} train questions asked verbatim.",
+             _md_table(t["gap"]), "### Loss curves", _md_table(t["loss"]) if len(t["loss"]) > 1 else "no fine-tuned approach",
+             "## Cost", _md_table(t["cost"]), r.get("update_note") or "",
+             "## The rule", r["rule"]]
+    return "\n\n".join(p for p in parts if p) + "\n"
+
+
+# -- plots ----------------------------------------------------------------------------------
+def _png(fig) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def plots(r: dict) -> dict[str, str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    aps = r["approaches"]
+    out = {}
+    groups = ["overall", *KINDS]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    width = 0.8 / max(len(aps), 1)
+    for i, ap in enumerate(aps):
+        figs = [r["accuracy"][ap]["overall"]] + [r["accuracy"][ap]["by_kind"][k] for k in KINDS]
+        vals = [f["value"] or 0 for f in figs]
+        err = np.array([[max(0, (f["value"] or 0) - f["ci"][0]) if f.get("ci") else 0 for f in figs],
+                        [max(0, f["ci"][1] - (f["value"] or 0)) if f.get("ci") else 0 for f in figs]])
+        ax.bar(np.arange(len(groups)) + i * width, vals, width, yerr=err, capsize=3, label=ap)
+    ax.set_xticks(np.arange(len(groups)) + width * (len(aps) - 1) / 2, groups)
+    ax.set_ylim(0, 1.05)
+    ax.set_ylabel("accuracy (95% CI)")
+    ax.legend(fontsize=8)
+    out["accuracy"] = _png(fig)
+
+    losses = {ap: ls for ap, ls in r["overfitting"]["loss"].items() if ls.get("train") or ls.get("val")}
+    if losses:
+        fig, ax = plt.subplots(figsize=(7, 3.2))
+        for ap, ls in losses.items():
+            if ls.get("train"):
+                ax.plot(*zip(*ls["train"]), label=f"{ap} train", alpha=0.7)
+            if ls.get("val"):
+                ax.plot(*zip(*ls["val"]), marker="o", label=f"{ap} validation")
+            if ls.get("stopped_step") is not None:
+                ax.axvline(ls["stopped_step"], ls=":", color="grey")
+        ax.set_xlabel("step")
+        ax.set_ylabel("loss")
+        ax.legend(fontsize=8)
+        out["loss"] = _png(fig)
+
+    bars = [(f"{ap}\n{cat}", e[k], k) for ap in aps for cat, e in (r["bias"]["bbq"].get(ap) or {}).items()
+            for k in ("s_dis", "s_amb") if e.get(k) is not None]
+    if bars:
+        fig, ax = plt.subplots(figsize=(max(6, len(bars) * 0.5), 3.2))
+        ax.bar(range(len(bars)), [b[1] for b in bars], color=["tab:blue" if b[2] == "s_dis" else "tab:orange" for b in bars])
+        ax.set_xticks(range(len(bars)), [f"{b[0]}\n{b[2]}" for b in bars], fontsize=6, rotation=90)
+        ax.axhline(0, color="black", lw=0.8)
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_ylabel("bias score (+1 stereotyped)")
+        out["bias"] = _png(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    lat = [r["cost"][ap]["latency"] for ap in aps]
+    axes[0].bar(aps, [x["p50_s"] or 0 for x in lat], label="p50")
+    axes[0].scatter(aps, [x["p95_s"] or 0 for x in lat], color="red", label="p95", zorder=3)
+    axes[0].set_ylabel("seconds per answer")
+    axes[0].legend(fontsize=8)
+    axes[1].bar(aps, [r["cost"][ap]["update_s"] or 0 for ap in aps], color="tab:green")
+    axes[1].set_ylabel("seconds to add one document")
+    out["cost"] = _png(fig)
+    return out
+
+
+_HTML = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Report {{ r.run.id }}</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;margin:.8em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}
+th{background:#f3f3f3}.rec{background:#eef6ee;border-left:4px solid #3a3;padding:.6em 1em}
+.caveat{color:#8a5a00}img{max-width:100%}pre{white-space:pre-wrap;background:#f7f7f7;padding:1em}
+</style></head><body>
+<h1>Fine-tune or retrieve? Run {{ r.run.id }}</h1>
+<p>Corpus <b>{{ r.run.corpus.name }}</b> ({{ r.run.corpus.documents }} documents, {{ r.run.corpus.qa }} Q&amp;A pairs).
+Evaluated on {{ r.run.selection }}. Judge: {{ r.run.judge or "none" }}.</p>
+<div class="rec"><h2>Recommendation</h2><p><b>{{ r.recommendation.summary }}</b></p>
+<ul>{% for s in r.recommendation.reasons %}<li>{{ s }}</li>{% endfor %}</ul>
+{% for c in r.recommendation.caveats %}<p class="caveat">Caveat: {{ c }}</p>{% endfor %}</div>
+{% macro table(rows) %}<table><tr>{% for h in rows[0] %}<th>{{ h }}</th>{% endfor %}</tr>
+{% for row in rows[1:] %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>{% endmacro %}
+<h2>Accuracy</h2><p>Test split, 95% bootstrap intervals, n beside every figure.</p>
+{% if p.accuracy %}<img alt="accuracy" src="data:image/png;base64,{{ p.accuracy }}">{% endif %}
+{{ table(t.accuracy) }}<h3>Style and retrieval metrics</h3>{{ table(t.metrics) }}
+<h3>Closed-form items</h3>{{ table(t.closed) }}<h3>Paired comparisons</h3>{{ table(t.paired) }}
+<h2>Bias</h2><p>{{ r.bias.note or ("BBQ probes: %d items per approach." % r.bias.n_probes) }}</p>
+{% if p.bias %}<img alt="bias" src="data:image/png;base64,{{ p.bias }}">{% endif %}
+{% if t.bbq|length > 1 %}{{ table(t.bbq) }}{% endif %}
+<h3>Counterfactual swaps</h3><p>{{ r.bias.swaps_note or "" }}</p>{% if t.swaps|length > 1 %}{{ table(t.swaps) }}{% endif %}
+<h2>Overfitting</h2><p>Train sample: {{ r.overfitting.n_train_sample }} train questions asked verbatim.</p>{{ table(t.gap) }}
+{% if p.loss %}<img alt="loss curves" src="data:image/png;base64,{{ p.loss }}">{% endif %}
+{% if t.loss|length > 1 %}{{ table(t.loss) }}{% endif %}
+<h2>Cost</h2>{% if p.cost %}<img alt="cost" src="data:image/png;base64,{{ p.cost }}">{% endif %}
+{{ table(t.cost) }}<p>{{ r.update_note or "" }}</p>
+<h2>The rule</h2><pre>{{ r.rule }}</pre>
+</body></html>
+"""
+
+
+def render_html(r: dict) -> str:
+    from jinja2 import Environment
+
+    env = Environment(autoescape=True)
+    return env.from_string(_HTML).render(r=r, t=_tables(r), p=plots(r))

@@ -1,0 +1,99 @@
+"""Each metric on hand-computed examples."""
+import math
+
+import pytest
+
+from evals import metrics as m
+
+DOCS = [
+    "Avalon accepts Visa, Mastercard and American Express. Invoices are sent monthly.",
+    "Avalon Drive costs $12 per user per month. Avalon support answers within 24 hours.",
+    "To cancel Avalon, open Settings. Avalon refunds within 30 days.",
+    "Avalon mobile apps run on iOS and Android. Avalon stores files.",
+]
+IDF = m.IdfTable.from_texts(DOCS)
+
+
+def test_normalize_and_exact_match():
+    assert m.normalize_answer("The  Pro plan!") == "pro plan"
+    assert m.exact_match("the Pro Plan.", ["Pro plan"]) == 1.0
+    assert m.exact_match("Pro plan costs more", ["Pro plan"]) == 0.0
+    assert m.exact_match("Business", ["Pro", "business"]) == 1.0  # alias accepted
+
+
+def test_span_match_needs_whole_words():
+    assert m.span_match("It costs $12 per month.", ["$12"]) == 1.0
+    assert m.span_match("It costs $120 per month.", ["$12"]) == 0.0
+
+
+def test_token_f1_hand_computed():
+    # pred tokens: cat sat mat (3); ref: cat sat on mat (4) -> common 3, p=1, r=.75, f1=6/7
+    assert m.token_f1("the cat sat mat", ["the cat sat on the mat"]) == pytest.approx(6 / 7)
+    assert m.token_f1("dog", ["cat"]) == 0.0
+
+
+def test_rouge_l_hand_computed():
+    # LCS of "the cat sat" / "a cat sat down": cat sat = 2; p=2/4, r=2/3 -> f=4/7
+    assert m.rouge_l("a cat sat down", ["the cat sat"]) == pytest.approx(4 / 7)
+
+
+def test_idf_weights_rare_terms_more():
+    assert IDF.weight("name:visa") > IDF.weight("name:avalon")
+    assert IDF.weight("name:iOS") == pytest.approx(math.log(5 / 2) + 1)
+    assert IDF.weight("n:12") == pytest.approx(3 * (math.log(5) + 1))
+
+
+def test_key_fact_recall_facts_not_style():
+    ref = "Avalon accepts Visa, Mastercard and American Express."
+    vague = m.key_fact_recall("Credit cards are accepted at Avalon.", [ref], IDF)
+    right = m.key_fact_recall("You can pay with Visa, Mastercard or American Express.", [ref], IDF)
+    assert vague < 0.35
+    assert right > 0.7
+    assert right >= m.KEY_FACT_PASS > vague
+
+
+def test_key_fact_recall_counts_numbers_exactly():
+    ref = "Refunds are given within 30 days."
+    assert m.key_fact_recall("Refunds are given within 30 days of purchase.", [ref], IDF) == pytest.approx(1.0)
+    assert m.key_fact_recall("Refunds are given within 14 days.", [ref], IDF) < m.KEY_FACT_PASS
+
+
+def test_refusals():
+    for text in ("The documents do not say.", "I cannot find that in the documents.", "That is not in the documents.",
+                 "I don't know."):
+        assert m.is_refusal(text), text
+    assert not m.is_refusal("Avalon Drive costs $12 per user per month.")
+
+
+def test_score_answer_picks_the_rule():
+    s = m.score_answer("It is $12.", {"reference": "$12", "aliases": ["12 dollars"], "kind": "unseen", "answer_type": "short"}, IDF)
+    assert (s["accuracy"], s["accuracy_rule"]) == (1.0, "exact match")
+    s = m.score_answer("Sure, it costs $12.", {"reference": "The documents do not say.", "aliases": [], "kind": "unanswerable"}, IDF)
+    assert (s["accuracy"], s["accuracy_rule"]) == (0.0, "refusal")
+    s = m.score_answer("No, only in the first 30 days.", {"reference": "No. Refunds are within 30 days.", "aliases": [],
+                                                         "kind": "paraphrase", "answer_type": "yes/no"}, IDF)
+    assert s["accuracy"] == 1.0
+    s = m.score_answer("Credit cards.", {"reference": "Avalon accepts Visa, Mastercard and American Express.",
+                                         "aliases": [], "kind": "paraphrase", "answer_type": "long"}, IDF)
+    assert (s["accuracy"], s["accuracy_rule"]) == (0.0, "key-fact recall")
+
+
+def test_semantic_similarity_not_run_is_recorded():
+    assert m.semantic_similarity(["a"], ["b"], None)["status"] == "not run"
+
+
+def test_semantic_similarity_with_embedder(tiny_embedder):
+    sims = m.semantic_similarity(["refunds within 30 days", "fox"], ["refunds within 30 days", "refunds"], tiny_embedder)
+    assert sims[0] == pytest.approx(1.0, abs=1e-4) and sims[1] < sims[0]
+
+
+def test_ragas_non_llm_metrics():
+    doc = "Avalon accepts Visa, Mastercard and American Express. " * 3 + "Unrelated text about storage quotas. " * 20
+    recs = [{"reference": "Visa and Mastercard", "answer": "Visa and Mastercard", "doc_ids": ["d"],
+             "contexts": [{"text": doc[:150]}, {"text": "zzzz qqqq " * 15}]},
+            {"reference": "x", "answer": "y", "doc_ids": [], "contexts": []}]
+    out = m.ragas_scores(recs, {"d": doc})
+    assert out["ragas_string_similarity"][0] == pytest.approx(1.0)
+    assert out["ragas_context_precision"][0] == pytest.approx(1.0, abs=1e-6)  # relevant chunk ranked first
+    assert out["ragas_context_recall"][0] == 1.0
+    assert out["ragas_context_precision"][1] is None  # not applicable: no contexts
