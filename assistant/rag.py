@@ -506,10 +506,15 @@ def rag_prompt(llm, question: str, hits: list[Hit], system_prompt: str | None = 
             sources.append(header + body)
             used += need
             continue
-        room = budget - used - count(header + "\n\n") - 1
-        if room >= 24:  # a truncated source still worth reading
-            ids = tok(body, add_special_tokens=False)["input_ids"][:room]
-            sources.append(header + tok.decode(ids, skip_special_tokens=True).rstrip() + " …")
+        room = budget - used
+        ids = tok(body, add_special_tokens=False)["input_ids"]
+        keep = room - count(header + " …\n\n")
+        while keep >= 24:  # a truncated source still worth reading; tokens do not add up exactly: check
+            piece = header + tok.decode(ids[:keep], skip_special_tokens=True).rstrip() + " …"
+            if count(piece + "\n\n") <= room:
+                sources.append(piece)
+                break
+            keep -= 4
         break
     block = "\n\n".join(sources) if sources else "(no sources were found)"
     user = f"{INSTRUCTION}\n\nSources:\n{block}\n\nQuestion: {question}"
@@ -581,23 +586,23 @@ def _measure_update(index: RagIndex, doc) -> float:
 
 
 def read_documents(path: str | Path) -> list:
-    """Documents to add to an index: a .md/.txt file, a docs.jsonl, a corpus folder or a folder of files."""
-    from .corpus import _read_markdown, load_corpus
+    """Documents to add to an index: one file (.md, .txt, .html, .pdf), a docs.jsonl, or a folder of
+    them (a corpus folder: its docs/ or docs.jsonl). Read by the corpus loader's own readers."""
+    from collections import Counter
+
+    from .corpus import _DOC_READERS, DOC_TYPES, _docs_from_folder, _docs_from_jsonl, _read_jsonl
 
     path = Path(path)
-    if path.is_file() and path.suffix in (".md", ".txt"):
-        return [_read_markdown(path)]
-    if path.is_file() and path.name.endswith(".jsonl"):
-        tmp_root = path.parent
-        if path.name != "docs.jsonl":
-            raise UserError("a JSONL file of documents must be named docs.jsonl", path=path)
-        return load_corpus(tmp_root).documents
+    if path.is_file() and path.suffix.lower() in DOC_TYPES:
+        return [_DOC_READERS[DOC_TYPES[path.suffix.lower()]](path, path.stem)]
+    if path.is_file() and path.suffix.lower() == ".jsonl":
+        return [d for d, _ in _docs_from_jsonl(path, _read_jsonl(path))]
     if path.is_dir():
-        if (path / "docs").is_dir() or (path / "docs.jsonl").exists():
-            docs = load_corpus(path).documents
-        else:
-            docs = [_read_markdown(p) for p in sorted(path.glob("*")) if p.suffix in (".md", ".txt")]
+        if (path / "docs.jsonl").is_file() and not (path / "docs").is_dir():
+            return read_documents(path / "docs.jsonl")
+        folder = path / "docs" if (path / "docs").is_dir() else path
+        docs = [d for d, _ in _docs_from_folder(folder, folder, Counter(), [])]
         if not docs:
-            raise UserError("no documents (.md, .txt or docs.jsonl) in this folder", path=path)
+            raise UserError(f"no documents ({', '.join(sorted(DOC_TYPES))}) in this folder", path=path)
         return docs
-    raise UserError("not a document (.md, .txt), a docs.jsonl or a folder of them", path=path)
+    raise UserError(f"not a document ({', '.join(sorted(DOC_TYPES))}), a docs.jsonl or a folder of them", path=path)
