@@ -432,11 +432,10 @@ def cmd_export(args) -> int:  # owner: fine-tuning builder (issue 4)
     from .runs import Run
 
     run = Run.open(args.out, args.run)
-    args.approach = args.approach or "ft"
-    out = export_merged(run, args.merge, approach=args.approach)
-    _print(args, f"merged {args.approach} adapter of run {run.id} into {out}\n"
+    out = export_merged(run, args.merge, approach=args.export_approach)
+    _print(args, f"merged {args.export_approach} adapter of run {run.id} into {out}\n"
                  f"load it with transformers.AutoModelForCausalLM.from_pretrained({str(out)!r})",
-           {"run": run.id, "approach": args.approach, "path": str(out)})
+           {"run": run.id, "approach": args.export_approach, "path": str(out)})
     return 0
 
 
@@ -584,8 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run id or folder")
     _common(p, models=False, out=True)
     _opt(p, "--merge", metavar="OUT", required=True, help="the folder to write (must not exist or be empty)")
-    # no registered default: _DEFAULTS is keyed by dest, and chat's --approach defaults to rag
-    _opt(p, "--approach", choices=["ft", "hybrid"], help="which adapter (default ft)")
+    # its own dest: _DEFAULTS is keyed by dest, and chat's --approach defaults to rag
+    p.add_argument("--approach", dest="export_approach", choices=["ft", "hybrid"], default="ft", help="which adapter (default ft)")
     p.set_defaults(handler=cmd_export)
 
     # owner: harness (issue 8)

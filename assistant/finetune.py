@@ -237,7 +237,7 @@ class TqdmProgress:
 
     def __init__(self, desc: str = "fine-tuning"):
         self.desc, self.bar = desc, None
-        self.val_loss = None
+        self.loss = self.val_loss = None
 
     def on_progress(self, p: TrainingProgress) -> None:
         from tqdm.auto import tqdm
@@ -251,9 +251,11 @@ class TqdmProgress:
             self.bar = tqdm(total=p.max_steps, desc=self.desc, unit="step", dynamic_ncols=True, initial=p.step)
         if p.val_loss is not None:
             self.val_loss = p.val_loss
-        post = {}
         if p.loss is not None:
-            post["loss"] = f"{p.loss:.3f}"
+            self.loss = p.loss
+        post = {}
+        if self.loss is not None:
+            post["loss"] = f"{self.loss:.3f}"
         if self.val_loss is not None:
             post["val"] = f"{self.val_loss:.3f}"
         self.bar.set_postfix(post, refresh=False)
@@ -512,6 +514,8 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
     resume_from = _resume_point(ckpt_dir, identity) if resume else None
     device = pick_device(device)
 
+    if approach not in run.manifest.setdefault("approaches", []):
+        run.manifest["approaches"].append(approach)
     with run.running(approach, resumed_from=Path(resume_from).name if resume_from else None) as stage:
         t_start = time.perf_counter()
         if not resume_from:
@@ -637,3 +641,17 @@ def export_merged(run, out: str | Path, approach: str = "ft", device: str = "cpu
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+def finetune_config(values: dict, quick: bool = False) -> FinetuneConfig:
+    """The config from the quick profile or the defaults, overridden by the given (non-None)
+    values whose names are config fields (CLI flags, TOML keys)."""
+    from pydantic import ValidationError
+
+    given = {k: v for k, v in values.items() if k in FinetuneConfig.model_fields and v is not None}
+    try:
+        return FinetuneConfig.quick(**given) if quick else FinetuneConfig(**given)
+    except ValidationError as e:
+        err = e.errors()[0]
+        name = ".".join(str(x) for x in err["loc"]) or "config"
+        raise UserError(err["msg"], field=name.replace("_", "-")) from None
