@@ -239,19 +239,33 @@ _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.S)
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$", re.M)
 
 
+_PLAIN_META = re.compile(r"^([A-Za-z_][\w-]*)\s*:\s*(.*?)\s*$")
+
+
+def _front_matter(block: str, path: Path) -> dict:
+    """YAML front matter, every value kept as a string (BaseLoader: no `yes` -> True, no `0012` -> 12).
+    People write `title: Part 7: Notice` unquoted, which YAML refuses: when every line is a plain
+    `key: value`, read it that way instead."""
+    try:
+        meta = yaml.load(block, Loader=yaml.BaseLoader) or {}
+    except yaml.YAMLError as e:
+        lines = [line for line in block.split("\n") if line.strip()]
+        plain = [_PLAIN_META.match(line) for line in lines]
+        if all(plain):
+            return {m.group(1): m.group(2).strip("\"'") for m in plain}
+        mark = getattr(e, "problem_mark", None)
+        raise UserError(f"bad front matter: {str(e).splitlines()[0]}", path=path, line=mark.line + 2 if mark else 2) from None
+    if not isinstance(meta, dict):
+        raise UserError("front matter must be `key: value` lines", path=path, line=2)
+    return meta
+
+
 def _doc_from_markdown(path: Path, doc_id: str) -> Document:
     text = _read_text(path)
     meta, body_line = {}, 1
     m = _FRONT.match(text)
     if m:
-        try:
-            meta = yaml.safe_load(m.group(1)) or {}
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            line = mark.line + 2 if mark else 2
-            raise UserError(f"bad front matter: {str(e).splitlines()[0]}", path=path, line=line) from None
-        if not isinstance(meta, dict):
-            raise UserError("front matter must be `key: value` lines", path=path, line=2)
+        meta = _front_matter(m.group(1), path)
         body_line = text[: m.end()].count("\n") + 1
         text = text[m.end():]
 
@@ -731,7 +745,9 @@ def load_corpus(path: str | Path, *more: str | Path, seed: int | None = None) ->
                 docs += _docs_from_jsonl(p, _read_json_array(p) if p.suffix.lower() == ".json" else _read_jsonl(p))
                 formats[p.name]["docs-jsonl"] += len(docs) - before
             elif kind == "probes":
-                probes += _read_probes(p)
+                found = _read_probes(p)
+                probes += found
+                formats[p.name]["bbq"] += len(found)
             else:
                 qa_files.append(p)
         if not docs:
@@ -742,12 +758,12 @@ def load_corpus(path: str | Path, *more: str | Path, seed: int | None = None) ->
         records += _read_qa(p)
     for r in records:
         formats[r.path.name][r.format] += 1
-    if probes:
-        formats["probes.jsonl" if len(paths) == 1 else "probes"]["bbq"] += len(probes)
+    if probes and root == paths[0]:
+        formats["probes.jsonl"]["bbq"] += len(probes)
 
     documents = _unique_documents(docs)
     seed = meta.split_seed if seed is None else seed
-    qa, seeded = _validate_qa(records, {d.id for d in documents}, seed, warnings)
+    qa, seeded = _validate_qa(records, {d.id for d in documents}, seed, warnings, qa_files[0])
     warnings += _quality_warnings(documents, qa, records)
     if any(r.extra_turns for r in records):
         warnings.append(f"{sum(r.extra_turns for r in records)} conversations have more than one exchange: "
@@ -788,7 +804,8 @@ def _unique_documents(docs: list[tuple[Document, int]]) -> list[Document]:
     return [doc for doc, _ in docs]
 
 
-def _validate_qa(records: list[_Record], doc_ids: set[str], seed: int, warnings: list[str]) -> tuple[list[QAPair], int]:
+def _validate_qa(records: list[_Record], doc_ids: set[str], seed: int, warnings: list[str],
+                 qa_file: Path) -> tuple[list[QAPair], int]:
     import difflib
 
     seen: dict[str, _Record] = {}
@@ -805,7 +822,7 @@ def _validate_qa(records: list[_Record], doc_ids: set[str], seed: int, warnings:
                 raise UserError(f"no document has the id {d!r}{hint}", path=r.path, line=r.line, field=r.doc_field)
     if len(records) < MIN_PAIRS:
         raise UserError(f"only {len(records)} Q&A pairs: at least {MIN_PAIRS} are needed to split into train, val "
-                        "and test", path=records[0].path if records else None)
+                        "and test", path=qa_file)
 
     seeded = 0
     for r in records:
@@ -818,7 +835,7 @@ def _validate_qa(records: list[_Record], doc_ids: set[str], seed: int, warnings:
     for name in ("train", "test"):
         if not counts[name]:
             raise UserError(f"no {name} pairs after splitting {len(qa)} pairs ({dict(counts)}): add pairs or give "
-                            "each a split", path=records[0].path)
+                            "each a split", path=qa_file)
     if not counts["val"]:
         warnings.append("no val pairs: fine-tuning has nothing to stop early on")
 

@@ -98,6 +98,16 @@ def test_folder_with_markdown_docs_front_matter_and_probes(tmp_path):
     assert len(c.probes) == 2 and c.seeded == 0
 
 
+def test_front_matter_plain_values_and_errors(tmp_path):
+    root = make_corpus(tmp_path / "c", qa=qa_rows(12, doc_id="a"))
+    (root / "docs").mkdir()
+    (root / "docs" / "a.md").write_text("---\nid: a\ntitle: Part 7: Notice by the landlord\nsource: 0012\n---\nText.\n")
+    doc = load_corpus(root).doc("a")
+    assert doc.title == "Part 7: Notice by the landlord" and doc.source == "0012"
+    (root / "docs" / "a.md").write_text("---\nid: a\ntitle: [unclosed\n  - x\n---\nText.\n")
+    assert "bad front matter" in str(expect_error(root / "docs" / "a.md", 4, None, root))
+
+
 def test_pdf_and_html_documents(tmp_path):
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
