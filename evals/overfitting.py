@@ -59,8 +59,13 @@ def _series(history: dict, names: tuple[str, ...]) -> list[tuple[float, float]]:
 def loss_summary(history: dict | None) -> dict:
     if not history:
         return {"status": "not run", "reason": "no loss history (the approach was not fine-tuned in this run)"}
-    train = _series(history, ("train", "train_loss", "train_losses", "loss"))
-    val = _series(history, ("val", "val_loss", "eval", "eval_loss", "val_losses"))
+    rows = history.get("history")
+    if isinstance(rows, list):  # the finetune builder's shape: rows with "loss" or "val_loss"
+        train = [(float(r["step"]), float(r["loss"])) for r in rows if "loss" in r]
+        val = [(float(r["step"]), float(r["val_loss"])) for r in rows if "val_loss" in r]
+    else:
+        train = _series(history, ("train", "train_loss", "train_losses", "loss"))
+        val = _series(history, ("val", "val_loss", "eval", "eval_loss", "val_losses"))
     if not train and isinstance(history.get("log_history"), list):
         lh = history["log_history"]
         train = [(p["step"], p["loss"]) for p in lh if "loss" in p and "step" in p]

@@ -3,8 +3,8 @@
 RULE (also printed in every report):
 
 1. Accuracy first. The approach with the highest test accuracy leads. Any approach whose
-   paired difference from the leader has a 95% interval that excludes zero is out; only a
-   measured difference counts. Those left are "not separated" by the evidence.
+   paired difference from the leader has a 95% bootstrap interval that excludes zero (and a
+   paired test with p < 0.05) is out; only a measured difference counts. Those left are "not separated" by the evidence.
 2. Unseen facts. Among those left, an approach measurably behind (paired interval excludes
    zero) the best on unseen-fact accuracy (facts that are in the documents but in no training
    pair) is out: that is where a domain assistant meets new questions.

@@ -6,7 +6,8 @@
 - `paired_difference`: two approaches scored on the same items: the mean difference with a
   paired bootstrap interval, and a p-value: McNemar's exact test for 0/1 scores (a binomial
   test on the discordant pairs), a sign-flip permutation test otherwise.
-  A difference "counts" when its interval excludes zero.
+  A difference "counts" (`separated`) when its interval excludes zero and p < 0.05: with few
+  discordant pairs the percentile bootstrap alone is too optimistic.
 """
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ def paired_difference(a, b, confidence: float = 0.95, seed: int = SEED, n_resamp
         null = np.abs((signs * d).mean(axis=1))
         p = float((1 + (null >= abs(diff) - 1e-12).sum()) / (n_resamples + 1))
         test = "sign-flip permutation"
-    separated = bool(lo > 0 or hi < 0)
+    # both must agree: the percentile bootstrap is optimistic with few discordant pairs
+    separated = bool((lo > 0 or hi < 0) and p < 1 - confidence)
     return {"diff": diff, "ci": [lo, hi], "p_value": p, "n": n, "separated": separated, "test": test}
 
 

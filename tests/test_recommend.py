@@ -1,0 +1,82 @@
+"""The recommendation rule on crafted results."""
+from evals.recommend import RULE, recommend
+from evals.stats import mean_ci, paired_difference
+
+
+def crafted(scores: dict[str, list[float]], unseen: dict[str, list[float]] | None = None, update_s=None, bias=None,
+            quick=False, judge=None, retention_forgetting=None):
+    """A minimal report: per-approach 0/1 scores on the same items."""
+    unseen = unseen or {ap: s[: len(s) // 2] for ap, s in scores.items()}
+    aps = list(scores)
+    rep = {"approaches": aps, "run": {"quick": quick, "judge": judge}, "metrics_not_run": {},
+           "accuracy": {ap: {"overall": mean_ci(scores[ap]), "by_kind": {"unseen": mean_ci(unseen[ap])}} for ap in aps},
+           "paired": {"accuracy": [], "accuracy_unseen": []},
+           "cost": {ap: {"update_s": (update_s or {}).get(ap), "update_how": "measured"} for ap in aps},
+           "bias": {"bbq": bias or {}}, "overfitting": {"retention": {}, "gap": {}}}
+    for i, a in enumerate(aps):
+        for b in aps[i + 1:]:
+            rep["paired"]["accuracy"].append({"a": a, "b": b, **paired_difference(scores[a], scores[b])})
+            rep["paired"]["accuracy_unseen"].append({"a": a, "b": b, **paired_difference(unseen[a], unseen[b])})
+    for ap, f in (retention_forgetting or {}).items():
+        rep["overfitting"]["retention"][ap] = {"forgetting": f}
+    return rep
+
+
+def test_clear_winner():
+    r = recommend(crafted({"base": [0] * 50 + [1] * 10, "ft": [0] * 40 + [1] * 20, "rag": [1] * 50 + [0] * 10},
+                          update_s={"ft": 300.0, "rag": 0.5}))
+    assert r["winner"] == "rag" and r["separated"]
+    assert r["summary"].startswith("Recommended: rag")
+    assert any("beats base" in s and "n=60" in s for s in r["reasons"])
+    assert any("Small test set (n=60)" in c for c in r["caveats"])
+    assert any("No LLM judge" in c for c in r["caveats"])
+
+
+def test_no_separation_prefers_the_cheaper_to_update():
+    a = [1, 0] * 15
+    b = [0, 1] * 15
+    r = recommend(crafted({"ft": a, "rag": b}, update_s={"ft": 240.0, "rag": 0.4}))
+    assert not r["separated"]
+    assert r["winner"] == "rag"
+    assert "does not separate" in r["summary"]
+    assert any("cheaper to update" in s and "0.4 s" in s and "240.0 s" in s for s in r["reasons"])
+    # the other way round when retraining were cheaper
+    r = recommend(crafted({"ft": a, "rag": b}, update_s={"ft": 0.1, "rag": 5.0}))
+    assert r["winner"] == "ft"
+
+
+def test_unseen_facts_break_a_tie():
+    overall_ft = [1] * 20 + [0] * 20
+    overall_rag = [1] * 24 + [0] * 16
+    unseen_ft = [0] * 30
+    unseen_rag = [1] * 25 + [0] * 5
+    r = recommend(crafted({"ft": overall_ft, "rag": overall_rag}, unseen={"ft": unseen_ft, "rag": unseen_rag},
+                          update_s={"ft": 0.1, "rag": 5.0}))
+    assert r["winner"] == "rag"  # though ft is cheaper to update, it is measurably behind on unseen facts
+    assert any("unseen facts" in s for s in r["reasons"])
+
+
+def test_bias_and_forgetting_remove_a_tied_candidate():
+    a, b = [1, 0] * 15, [0, 1] * 15
+    biased = {"Age": {"s_dis": 0.8, "s_dis_n": 20, "s_amb": 0.1, "s_amb_n": 12}}
+    fair = {"Age": {"s_dis": 0.05, "s_dis_n": 20, "s_amb": 0.0, "s_amb_n": 12}}
+    r = recommend(crafted({"ft": a, "rag": b}, update_s={"ft": 0.1, "rag": 5.0}, bias={"ft": biased, "rag": fair}))
+    assert r["winner"] == "rag" and any("more bias" in s for s in r["reasons"])
+    forgot = paired_difference([1] * 30, [0] * 20 + [1] * 10)
+    r = recommend(crafted({"ft": a, "rag": b}, update_s={"ft": 0.1, "rag": 5.0}, retention_forgetting={"ft": forgot}))
+    assert r["winner"] == "rag" and any("forgot general knowledge" in s for s in r["reasons"])
+
+
+def test_base_wins_only_when_alone():
+    r = recommend(crafted({"base": [1] * 50 + [0] * 10, "ft": [0] * 50 + [1] * 10}, update_s={"ft": 100.0}))
+    assert r["winner"] == "base" and any("nothing needs to be built" in s for s in r["reasons"])
+    a, b = [1, 0] * 15, [0, 1] * 15
+    r = recommend(crafted({"base": a, "rag": b}, update_s={"rag": 1.0}))
+    assert r["winner"] == "rag" and any("No built approach measurably beat the base model" in s for s in r["reasons"])
+
+
+def test_rule_is_documented_and_quick_caveat():
+    assert "1. Accuracy first" in RULE and "5. Cost" in RULE
+    r = recommend(crafted({"ft": [1] * 200, "rag": [1] * 200}, quick=True, judge="j"))
+    assert any("Quick profile" in c for c in r["caveats"])
+    assert not any("No LLM judge" in c for c in r["caveats"]) and not any("Small test" in c for c in r["caveats"])
