@@ -54,6 +54,8 @@ def compare(corpus, out, approaches=DEFAULT_APPROACHES, quick: bool = False, pro
     if judge:
         raise UserError(JUDGE_UNAVAILABLE, field="judge")
     probe_items = _load_probes(probes)  # a bad probes file fails before anything is written
+    if "hybrid" in approaches:
+        _raft_maker()  # hybrid needs the RAFT example builder: say so before anything is built
     if not corpus.split("test"):
         raise UserError(f"corpus '{corpus.name}' has no test split to evaluate on", path=corpus.root)
     run = Run.create(out, corpus=corpus, approaches=approaches, command="compare", base_model=base_model,
@@ -97,15 +99,20 @@ def build(run, corpus, approaches, quick: bool, device: str, progress=None, ft_c
             gc.collect()
 
 
-def _raft_examples(run, corpus, device):
-    """The hybrid builder's RAFT example builder, when the finetune module provides one."""
+def _raft_maker():
+    """The hybrid builder's RAFT example builder (finetune.raft_examples(run, corpus, device=)),
+    or a UserError while the hybrid builder has not landed."""
     from . import finetune
 
-    maker = getattr(finetune, "raft_examples", None) or getattr(finetune, "RaftExamples", None)
+    maker = getattr(finetune, "raft_examples", None)
     if maker is None:
         raise UserError("the hybrid approach is not available yet (no RAFT example builder): "
-                        "compare base, ft and rag")
-    return maker(run, corpus, device=device) if callable(getattr(finetune, "raft_examples", None)) else maker(corpus.system_prompt)
+                        "compare base, ft and rag", field="approaches")
+    return maker
+
+
+def _raft_examples(run, corpus, device):
+    return _raft_maker()(run, corpus, device=device)
 
 
 def evaluate_run(run, corpus, approaches, quick: bool = False, probes: list[dict] | None = None,
