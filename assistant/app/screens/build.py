@@ -1,0 +1,195 @@
+"""Build: each approach's builder side by side (progress, ETA, loss plot, log), then evaluation.
+
+All the work runs in one thread worker, so the interface never freezes; every update comes back
+to the UI thread through app.call_from_thread. The builders run one after another (RAG first:
+it is quick) because they share the machine's cores and the run's manifest.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Label, ProgressBar
+
+from .. import backend
+from ..backend import BuildSettings, Cancelled
+from ..widgets.build_panel import BuildPanel, format_seconds
+
+TITLES = {"ft": "Fine-tuning (LoRA)", "rag": "RAG (FAISS + BM25)", "hybrid": "Hybrid (RAFT)"}
+ORDER = ("rag", "ft", "hybrid")
+
+
+class BuildScreen(Screen):
+    BINDINGS = [
+        Binding("x", "cancel", "Cancel build"),
+        Binding("enter", "results", "Results", show=False),
+        Binding("escape", "back", "Home"),
+    ]
+
+    def __init__(self, settings: BuildSettings, **kw):
+        super().__init__(**kw)
+        self.settings = settings
+        self.cancel_event = threading.Event()
+        self.current_run = None
+        self.finished = False
+        self.report_ready = False
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="panels"):
+            for approach in ORDER:
+                if approach in self.settings.approaches:
+                    yield BuildPanel(TITLES[approach], with_plot=approach != "rag", id=f"panel-{approach}", classes="panel")
+        with Vertical(id="eval-box", classes="box") as box:
+            box.border_title = "Evaluation"
+            yield Label("waits for the builds", id="eval-state")
+            yield ProgressBar(id="eval-bar", show_eta=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        profile = "quick" if self.settings.quick else "full"
+        self.sub_title = f"building {', '.join(self.settings.approaches)} on {self.settings.corpus_label()} ({profile})"
+        self.panels = {p.id.removeprefix("panel-"): p for p in self.query(BuildPanel)}
+        self.build_all()
+
+    # -- actions -----------------------------------------------------------------------------
+    def action_cancel(self) -> None:
+        if self.finished:
+            self.notify("nothing to cancel: the build has finished")
+            return
+        self.cancel_event.set()
+        self.notify("cancelling: the current step finishes first", severity="warning")
+
+    def action_back(self) -> None:
+        if not self.finished:
+            self.notify("the build is still running: press x to cancel it first", severity="warning")
+            return
+        self.app.pop_screen()
+
+    def action_results(self) -> None:
+        if self.finished and self.current_run is not None:
+            self.app.open_results(self.current_run, replace=True)
+
+    # -- UI-thread helpers (called through call_from_thread) -------------------------------------
+    def panel(self, approach: str) -> BuildPanel:
+        return self.panels[approach]  # a dict filled on mount: workers must not query the DOM
+
+    def _eval(self, state: str, done: float | None = None, total: float | None = None) -> None:
+        self.query_one("#eval-state", Label).update(state)
+        if total is not None:
+            self.query_one("#eval-bar", ProgressBar).update(total=total, progress=done or 0)
+
+    def _finished(self, ok: bool) -> None:
+        self.finished = True
+        self.query_one("#eval-box").border_subtitle = "Enter: results · Esc: home" if ok else "Esc: home"
+        if ok and self.report_ready:
+            self.app.open_results(self.current_run, replace=True)
+
+    # -- the worker -------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="build")
+    def build_all(self) -> None:
+        call = self.app.call_from_thread
+        try:
+            corpus = backend.load_corpus(self.settings)
+            self.current_run = backend.create_run(self.app.out, corpus, self.settings)
+        except Exception as e:
+            call(self._eval, f"✗ could not start: {e}")
+            call(self._finished, False)
+            return
+        call(self.notify, f"run {self.current_run.id}", timeout=4)
+        built = []
+        for approach in ORDER:
+            if approach not in self.settings.approaches:
+                continue
+            if self.cancel_event.is_set():
+                call(self.panel(approach).finish, "cancelled before it started", "cancelled")
+                continue
+            if self._build_one(approach, corpus):
+                built.append(approach)
+        if self.cancel_event.is_set():
+            call(self._eval, "cancelled: no evaluation")
+            call(self._finished, False)
+            return
+        if not built:
+            call(self._eval, "nothing was built: no evaluation")
+            call(self._finished, False)
+            return
+        self._evaluate(corpus, built)
+        call(self._finished, True)
+
+    def _build_one(self, approach: str, corpus) -> bool:
+        call = self.app.call_from_thread
+        panel = self.panel(approach)
+        call(panel.set_state, "building…", "running")
+        t0 = time.monotonic()
+
+        last = {"message": None}
+
+        def progress(done, total, message=""):
+            call(panel.progress, done, total)
+            if message and message != last["message"]:  # a new phase, not every batch
+                last["message"] = message
+                call(panel.log_line, str(message))
+
+        def on_progress(p):  # finetune.TrainingProgress
+            if p.phase == "probe":
+                call(panel.set_state, "probing what the base model already knows…", "running")
+                return
+            call(panel.set_state, "training…" if p.phase != "done" else "saving…", "running")
+            if p.max_steps:
+                call(panel.progress, p.step, p.max_steps, p.eta_s)
+            if p.loss is not None or p.val_loss is not None:
+                if p.phase != "done":
+                    call(panel.add_loss, p.step, p.loss, p.val_loss)
+                parts = [f"step {p.step}/{p.max_steps}"] + [f"{name} {v:.4f}" for name, v in
+                                                              (("loss", p.loss), ("val_loss", p.val_loss)) if v is not None]
+                call(panel.log_line, "  ".join(parts))
+
+        try:
+            if approach == "rag":
+                backend.build_rag(self.current_run, corpus, self.settings, progress, self.cancel_event)
+            else:
+                summary = backend.build_adapter(self.current_run, corpus, self.settings, approach, on_progress,
+                                                self.cancel_event)
+                if summary:
+                    call(panel.log_line, f"{summary.get('steps')} steps, best val loss "
+                                         f"{summary.get('best_val_loss')}, {summary.get('tokens_per_s')} tokens/s")
+        except (Cancelled, KeyboardInterrupt):  # finetune raises TrainingInterrupted (a KeyboardInterrupt)
+            if self.current_run.stage(approach).get("status") != "interrupted":
+                self.current_run.set_stage(approach, "interrupted")
+            call(panel.finish, "cancelled", "cancelled")
+            return False
+        except Exception as e:
+            call(panel.log_line, traceback.format_exc(limit=3))
+            call(panel.finish, f"✗ {str(e).splitlines()[0] if str(e) else type(e).__name__}", "failed")
+            return False
+        if self.cancel_event.is_set():  # the trainer stopped early on our callback
+            self.current_run.set_stage(approach, "interrupted")
+            call(panel.finish, "cancelled", "cancelled")
+            return False
+        call(panel.finish, f"✓ done in {format_seconds(time.monotonic() - t0)}", "done")
+        return True
+
+    def _evaluate(self, corpus, built: list[str]) -> None:
+        call = self.app.call_from_thread
+        if backend.part("compare") is None:
+            call(self._eval, "✗ " + backend.missing_note("compare") + " — chat with the run from Home")
+            return
+        call(self._eval, "evaluating base (the reference) and " + ", ".join(built) + "…")
+
+        def progress(message: str):
+            call(self._eval, f"evaluating: {message}")
+
+        try:
+            backend.evaluate(self.current_run, corpus, self.settings, built, progress)
+        except Exception as e:
+            call(self._eval, f"✗ evaluation failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+            return
+        self.report_ready = backend.read_report(self.current_run) is not None
+        call(self._eval, "✓ evaluated" if self.report_ready else "✗ evaluation wrote no report.json", 1, 1)

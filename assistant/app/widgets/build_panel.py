@@ -1,0 +1,61 @@
+"""One builder's column on the Build screen: state, progress bar with ETA, loss plot, log."""
+from __future__ import annotations
+
+import time
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import Label, ProgressBar, RichLog
+
+from .loss_plot import LossPlot
+
+
+def format_seconds(s: float) -> str:
+    s = max(0, int(round(s)))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class BuildPanel(Vertical):
+    """Updated only from the UI thread (the build worker uses app.call_from_thread)."""
+
+    def __init__(self, title: str, *, with_plot: bool, **kw):
+        super().__init__(**kw)
+        self.border_title = title
+        self.with_plot = with_plot
+        self.started: float | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label("waiting", classes="state")
+        yield ProgressBar(show_eta=False, classes="bar")
+        yield Label("", classes="eta")
+        if self.with_plot:
+            yield LossPlot(classes="loss")
+        yield RichLog(classes="log", wrap=True, markup=False, max_lines=500)
+
+    def set_state(self, text: str, css: str = "") -> None:
+        label = self.query_one(".state", Label)
+        label.update(text)
+        label.set_classes(f"state {css}".strip())
+
+    def progress(self, done: float, total: float | None, eta_s: float | None = None) -> None:
+        if self.started is None:
+            self.started = time.monotonic()
+        self.query_one(ProgressBar).update(total=total, progress=done)
+        if eta_s is None and total and done:
+            elapsed = time.monotonic() - self.started
+            eta_s = elapsed / done * (total - done)
+        self.query_one(".eta", Label).update(f"ETA {format_seconds(eta_s)}" if eta_s is not None and done < (total or 0) else "")
+
+    def finish(self, text: str, css: str) -> None:
+        bar = self.query_one(ProgressBar)
+        if css == "done" and bar.total:
+            bar.update(progress=bar.total)
+        self.query_one(".eta", Label).update("")
+        self.set_state(text, css)
+
+    def add_loss(self, step: int, loss: float | None, val_loss: float | None) -> None:
+        if self.with_plot:
+            self.query_one(LossPlot).add(step, loss, val_loss)
+
+    def log_line(self, text: str) -> None:
+        self.query_one(RichLog).write(text)

@@ -1,0 +1,63 @@
+"""report.json (the harness's source of truth) as the Results screen shows it.
+
+The tables are evals.report's own (the same rows report.md and report.html print), so the app
+can never disagree with the reports; this module only lays them out.
+"""
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Label
+
+
+def report_tables(report: dict) -> dict[str, list[list[str]]]:
+    from evals.report import _tables  # the report's own table rows (shared by its markdown and HTML)
+
+    return _tables(report)
+
+
+def recommendation_text(report: dict) -> Text:
+    rec = report.get("recommendation") or {}
+    t = Text()
+    t.append("Recommended: ", style="bold")
+    t.append(f"{rec.get('winner') or 'none'}\n\n", style="bold green")
+    if rec.get("summary"):
+        t.append(f"{rec['summary']}\n\n")
+    if rec.get("reasons"):
+        t.append("Why\n", style="bold")
+        for reason in rec["reasons"]:
+            t.append(f"• {reason}\n")
+    if rec.get("caveats"):
+        t.append("\nCaveats\n", style="bold")
+        for c in rec["caveats"]:
+            t.append(f"⚠ {c}\n", style="yellow")
+    run = report.get("run") or {}
+    if run.get("selection"):
+        t.append(f"\nEvaluated on {run['selection']}.\n", style="dim")
+    return t
+
+
+def recommended_approach(report: dict | None) -> str | None:
+    return ((report or {}).get("recommendation") or {}).get("winner")
+
+
+class TablesView(VerticalScroll):
+    """Several titled tables, one under the other (a tab of the Results screen)."""
+
+    def __init__(self, sections: list[tuple[str, list[list[str]]]], note: str = "", **kw):
+        super().__init__(**kw)
+        self.sections = sections
+        self.note = note
+
+    def compose(self) -> ComposeResult:
+        for title, rows in self.sections:
+            yield Label(title, classes="table-title")
+            table = DataTable(zebra_stripes=True, cursor_type="row", classes="report-table")
+            if rows:
+                table.add_columns(*rows[0])
+                for row in rows[1:]:
+                    table.add_row(*row)
+            yield table
+        if self.note:
+            yield Label(self.note, classes="table-note")
