@@ -166,18 +166,35 @@ def make_vector_index(kind: str, dim: int, train: np.ndarray | None, config: Rag
         return faiss.IndexIDMap2(hnsw)
     if kind == "ivf":
         n = 0 if train is None else len(train)
-        # about 4·sqrt(n) lists, with the ~39 training points per list k-means wants
-        nlist = max(1, min(int(4 * math.sqrt(max(n, 1))), n // 39 or 1))
+        # about sqrt(n) lists (faiss's rule of thumb is sqrt(n) to 16·sqrt(n); the low end keeps
+        # training short), each with the ~39 training points k-means wants
+        nlist = max(1, min(int(math.sqrt(max(n, 1))), n // 39 or 1))
         ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
         if n:
             rng = np.random.default_rng(0)
-            sample = train if n <= 64 * nlist else train[rng.choice(n, 64 * nlist, replace=False)]
+            sample = train if n <= 50 * nlist else train[rng.choice(n, 50 * nlist, replace=False)]
             ivf.train(np.ascontiguousarray(sample, dtype=np.float32))
         ivf.nprobe = min(config.ivf_nprobe, nlist)
         # IVF keeps the ids it is given (no IndexIDMap2 needed, and none wanted: IDMap's removal
         # assumes the inner index renumbers, which IVF does not).
         return ivf
     raise UserError(f"unknown index '{kind}': use auto, flat, hnsw or ivf", field="index")
+
+
+def search_vectors(index, vecs: np.ndarray, k: int, params=None):
+    """FAISS search, single-threaded for small batches: for a handful of queries OpenMP's thread
+    start-up and barriers cost far more than the search itself (measured here: 0.9 ms with one
+    thread against 32 ms with two for one query over 10k vectors on a busy 2-core machine)."""
+    import faiss
+
+    if len(vecs) >= 64:
+        return index.search(vecs, k, params=params)
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        return index.search(vecs, k, params=params)
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _index_kind_of(index) -> str:
@@ -310,7 +327,7 @@ class RagIndex:
         params = None
         if self.deleted:
             params = faiss.SearchParameters(sel=faiss.IDSelectorNot(faiss.IDSelectorBatch(np.array(sorted(self.deleted), dtype=np.int64))))
-        scores, ids = self.vectors.search(vecs, min(depth, len(self.chunks)), params=params)
+        scores, ids = search_vectors(self.vectors, vecs, min(depth, len(self.chunks)), params=params)
         return [[(int(i), float(s)) for i, s in zip(row_i, row_s) if i >= 0 and int(i) in self.chunks]
                 for row_i, row_s in zip(ids, scores)]
 

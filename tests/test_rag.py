@@ -319,7 +319,7 @@ def test_minilm_retrieves_the_document_a_question_names():
     if not pairs:
         pytest.skip("the medical corpus has no Q&A pairs naming documents yet")
     named = {d for q in pairs for d in q.doc_ids}
-    docs = [d for d in corpus.documents if d.id in named] + [d for d in corpus.documents if d.id not in named][:10]
+    docs = [d for d in corpus.documents if d.id in named] + [d for d in corpus.documents if d.id not in named][:5]
     idx = RagIndex.build(docs, load_embedder(None, device="cpu"), RagConfig())
     m = retrieval_metrics(idx, pairs, k=3)
     assert m["n"] == len(pairs) and m["hit_at_k"] >= 0.75, m
