@@ -326,21 +326,26 @@ def history_from_state(state, approach: str, status: str, early_stopped: bool = 
 
 
 # -- the Trainer pieces ---------------------------------------------------------------------
-def _seeded_length_grouped_sampler(trainer_cls, seed: int):
-    """A Trainer whose length-grouped sampler draws each epoch's order from (seed, epoch).
+def trainer_class(seed: int):
+    """The transformers Trainer with two changes of ours, both about wasted work or lost determinism.
 
-    transformers' LengthGroupedSampler draws from the global RNG at the start of each epoch, so
-    a run resumed in epoch 2 would see a different order than the uninterrupted run; seeding per
-    epoch (the Trainer calls set_epoch) makes the data order a function of the epoch alone.
+    1. Its length-grouped sampler draws each epoch's order from (seed, epoch). transformers'
+       LengthGroupedSampler draws from the global RNG at the start of each epoch, so a run resumed in
+       epoch 2 would see another order than the uninterrupted run; the Trainer calls set_epoch.
+    2. The loss projects onto the vocabulary only at the answer positions (logits_to_keep with a
+       boolean mask): the prompt is most of each example and its logits would be thrown away. With
+       SmolLM2's 49k vocabulary the LM head is about a fifth of the model's FLOPs.
     """
     import torch
+    import torch.nn.functional as F
+    from transformers import Trainer
     from transformers.trainer_pt_utils import LengthGroupedSampler
 
     class EpochSeededLengthGroupedSampler(LengthGroupedSampler):
         def set_epoch(self, epoch: int) -> None:
             self.generator = torch.Generator().manual_seed(seed * 1000 + int(epoch))
 
-    class Trainer(trainer_cls):
+    class BuilderTrainer(Trainer):
         def _get_train_sampler(self, train_dataset=None):
             ds = train_dataset if train_dataset is not None else self.train_dataset
             sampler = EpochSeededLengthGroupedSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
@@ -348,7 +353,26 @@ def _seeded_length_grouped_sampler(trainer_cls, seed: int):
             sampler.set_epoch(0)
             return sampler
 
-    return Trainer
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            labels = inputs["labels"]
+            targets = torch.full_like(labels, IGNORE_INDEX)
+            targets[:, :-1] = labels[:, 1:]  # position t predicts token t + 1
+            keep = targets != IGNORE_INDEX
+            outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, logits_to_keep=keep)
+            logits = outputs.logits.reshape(-1, outputs.logits.shape[-1])  # (answer tokens, vocab)
+            loss = F.cross_entropy(logits.float(), targets[keep], reduction="sum")
+            # Same reduction as transformers' causal-LM loss: a mean over the target tokens of the
+            # batch, or of the whole accumulated batch (num_items_in_batch) when the Trainer gives it.
+            self.loss_is_scaled_for_ga = num_items_in_batch is not None
+            if num_items_in_batch is None:
+                loss = loss / keep.sum().clamp(min=1)
+            else:
+                loss = loss / num_items_in_batch
+                if self.args.average_tokens_across_devices:
+                    loss = loss * self.accelerator.num_processes
+            return (loss, outputs) if return_outputs else loss
+
+    return BuilderTrainer
 
 
 def use_bf16(config: FinetuneConfig, device: str) -> bool:
@@ -389,7 +413,7 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, ha
         bf16=use_bf16(config, device), use_cpu=device == "cpu",
         seed=config.seed, data_seed=config.seed,
         include_num_input_tokens_seen="non_padding",
-        label_names=["labels"], remove_unused_columns=False,
+        label_names=["labels"], remove_unused_columns=False, prediction_loss_only=True,
         report_to="none", disable_tqdm=True, dataloader_num_workers=0,
     )
 
@@ -439,12 +463,31 @@ def _identity(approach: str, config: FinetuneConfig, corpus: Corpus, base_name, 
             "base_model": base_name or "default", "examples": describe() if describe else {"builder": builder.name}}
 
 
+def _last_complete_checkpoint(ckpt_dir: Path) -> str | None:
+    """The newest checkpoint that was fully written, removing any newer half-written one.
+
+    The Trainer writes a checkpoint's files one by one and trainer_state.json last, not
+    atomically: a kill while saving leaves a checkpoint folder without (or with a truncated)
+    trainer_state.json, which resume_from_checkpoint cannot load.
+    """
+    if not ckpt_dir.is_dir():
+        return None
+    steps = sorted((p for p in ckpt_dir.glob("checkpoint-*") if p.name.split("-")[-1].isdigit()),
+                   key=lambda p: int(p.name.split("-")[-1]), reverse=True)
+    for ckpt in steps:
+        try:
+            json.loads((ckpt / "trainer_state.json").read_text(encoding="utf-8"))
+            return str(ckpt)
+        except (OSError, ValueError):
+            shutil.rmtree(ckpt, ignore_errors=True)  # half-written by an interrupted save
+    return None
+
+
 def _resume_point(ckpt_dir: Path, identity: dict) -> str:
     """The checkpoint to resume from, or a UserError saying why we cannot."""
-    from transformers.trainer_utils import get_last_checkpoint
 
     saved_path = ckpt_dir / "build.json"
-    last = get_last_checkpoint(str(ckpt_dir)) if ckpt_dir.is_dir() else None
+    last = _last_complete_checkpoint(ckpt_dir)
     if last is None or not saved_path.exists():
         raise UserError(f"cannot resume: no checkpoint in {ckpt_dir} (build again without --resume)")
     saved = read_json(saved_path)
@@ -539,7 +582,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
 
         import torch
         from peft import get_peft_model
-        from transformers import EarlyStoppingCallback, PrinterCallback, Trainer, set_seed
+        from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
 
         # Examples are built with a seeded RNG (RAFT draws which sources to show).
         random.seed(config.seed)
@@ -558,7 +601,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         trainer_callbacks = [glue]
         if val_set:
             trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
-        trainer = _seeded_length_grouped_sampler(Trainer, config.seed)(
+        trainer = trainer_class(config.seed)(
             model=model, args=args, train_dataset=train_set, eval_dataset=val_set or None,
             data_collator=data_collator(llm.tokenizer), callbacks=trainer_callbacks)
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; our listeners report instead

@@ -224,3 +224,34 @@ def test_config_rejects_unknown_fields_and_quick_profile_is_bounded():
     q = FinetuneConfig.quick()
     assert q.max_steps and q.max_steps * q.batch_size <= 512 and q.probe_questions <= 64
     assert isinstance(QAExamples(), ExampleBuilder)
+
+
+def test_answer_only_logits_give_the_same_loss_and_gradients(tmp_path, tiny_llm_path):
+    """Our loss projects onto the vocabulary at the answer positions only: same value and gradients
+    as transformers' own causal-LM loss over all positions."""
+    from peft import get_peft_model
+    from transformers import TrainingArguments
+
+    from assistant.finetune import lora_config, trainer_class
+
+    llm = load_llm(str(tiny_llm_path), device="cpu")
+    b = QAExamples("Avalon.")
+    batch = data_collator(llm.tokenizer)([encode_example(llm.tokenizer, b.build(QAPair(str(i), q, a), llm), 64)
+                                          for i, (q, a) in enumerate(FACTS[:4])])
+    torch.manual_seed(0)
+    model = get_peft_model(llm.model, lora_config(tiny_config()))
+    for n, p in model.named_parameters():  # a non-zero LoRA B, so that the adapter path matters
+        if "lora_B" in n:
+            p.data.normal_(0, 0.1)
+    model.eval()  # no dropout: both passes see the same function
+    trainer = trainer_class(0)(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+    ours = trainer.compute_loss(model, dict(batch))
+    ours.backward()
+    g_ours = {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}
+    model.zero_grad()
+    theirs = model(**batch).loss
+    theirs.backward()
+    torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
+    for n, p in model.named_parameters():
+        if p.requires_grad:
+            torch.testing.assert_close(g_ours[n], p.grad, rtol=1e-4, atol=1e-6)
