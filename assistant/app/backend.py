@@ -55,6 +55,7 @@ class BuildSettings:
     quick: bool = True
     lora_rank: int = 8
     epochs: int = 3
+    max_steps: int | None = None  # caps training; the quick profile sets one
     top_k: int = 3
     chunk_tokens: int = 200
     retrieval: str = "hybrid"
@@ -91,7 +92,7 @@ def corpus_summary(corpus) -> dict:
 def create_run(out: str | Path, corpus, settings: BuildSettings):
     from ..runs import Run
 
-    config = {"quick": settings.quick, "lora_rank": settings.lora_rank, "epochs": settings.epochs,
+    config = {"quick": settings.quick, "lora_rank": settings.lora_rank, "epochs": settings.epochs, "max_steps": settings.max_steps,
               "top_k": settings.top_k, "retrieval": settings.retrieval, "chunk_tokens": settings.chunk_tokens, "device": settings.device,
               "domain": settings.domain, "corpus": settings.corpus_path}
     return Run.create(out, corpus=corpus, config=config, approaches=list(settings.approaches), command="tui build",
@@ -110,7 +111,8 @@ def finetune_config(settings: BuildSettings):
     from ..finetune import FinetuneConfig
 
     config = FinetuneConfig.quick() if settings.quick else FinetuneConfig()
-    return config.model_copy(update={"rank": settings.lora_rank, "epochs": settings.epochs})
+    return FinetuneConfig(**{**config.model_dump(), "rank": settings.lora_rank, "epochs": settings.epochs,
+                             "max_steps": settings.max_steps})  # validated again, unlike model_copy
 
 
 def build_rag(run, corpus, settings: BuildSettings, progress: Callable[[int, int, str], None],

@@ -1,8 +1,6 @@
 """Chat: ask one approach (or all of them side by side), answers stream in, sources beside them."""
 from __future__ import annotations
 
-import time
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -37,7 +35,7 @@ class ChatScreen(Screen):
             yield Label("approach ")
             options = [(a, a) for a in self.approaches] + ([("compare all", COMPARE)] if len(self.approaches) > 1 else [])
             yield Select(options, value=self.initial, allow_blank=False, id="approach", compact=True)
-            yield Label(f"  run {self.current_run.id}", id="chat-run")
+            yield Label("  Enter: ask · compare all: every approach side by side", id="chat-run")
         with Horizontal(id="chat-main"):
             yield VerticalScroll(id="turns")
             with Vertical(id="sources-box", classes="box") as box:
@@ -127,14 +125,13 @@ class ChatScreen(Screen):
             try:
                 call(box.update, Text(f"loading {approach}…", style="italic"))
                 assistant = backend.get_assistant(self.current_run, approach, device=self.app.device)
-                t0 = time.perf_counter()
                 pieces, contexts = assistant.stream(question)
                 call(box.update, "…")
                 call(self._add_sources, approach, contexts)
                 for piece in pieces:
                     call(box.append, piece)
                     call(turns.scroll_end, animate=False)
-                call(box.done, time.perf_counter() - t0)
+                call(box.done)
                 answers[approach] = (box.text, contexts)
             except Exception as e:
                 call(box.update, Text(f"✗ {str(e).splitlines()[0] if str(e) else type(e).__name__}", style="bold red"))

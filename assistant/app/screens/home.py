@@ -60,10 +60,13 @@ class HomeScreen(Screen):
                         with RadioSet(id="profile", compact=True):
                             yield RadioButton("quick", value=True, name="quick")
                             yield RadioButton("full", name="full")
-                        yield Label("rank/epochs")
+                        yield Label("LoRA rank")
+                        yield Input("16", type="integer", id="lora-rank", compact=True)
+                        yield Label("epochs/steps")
                         with Horizontal(classes="pair"):
-                            yield Input("8", type="integer", id="lora-rank", compact=True)
-                            yield Input("3", type="integer", id="epochs", compact=True)
+                            yield Input("3", type="integer", id="epochs", compact=True, tooltip="training epochs")
+                            yield Input("", type="integer", id="max-steps", compact=True, placeholder="no step cap",
+                                        tooltip="stop after this many steps (overrides epochs); empty: no cap")
                         yield Label("top-k/mode")
                         with Horizontal(classes="pair"):
                             yield Input("4", type="integer", id="top-k", compact=True)
@@ -111,6 +114,7 @@ class HomeScreen(Screen):
             cfg = FinetuneConfig.quick() if quick else FinetuneConfig()
             self.query_one("#lora-rank", Input).value = str(cfg.rank)
             self.query_one("#epochs", Input).value = str(int(cfg.epochs))
+            self.query_one("#max-steps", Input).value = str(cfg.max_steps or "")
         if backend.part("rag") is not None:
             from ...rag import RagConfig
 
@@ -225,6 +229,7 @@ class HomeScreen(Screen):
             base_model=self.query_one("#base-model", Input).value, embedding_model=self.query_one("#embedding-model", Input).value,
             approaches=approaches, quick=self.query_one("#profile", RadioSet).pressed_button.name == "quick",
             lora_rank=number("#lora-rank", "LoRA rank", 1), epochs=number("#epochs", "epochs", 1),
+            max_steps=number("#max-steps", "max steps", 1) if self.query_one("#max-steps", Input).value.strip() else None,
             top_k=number("#top-k", "top-k", 1), chunk_tokens=number("#chunk-tokens", "chunk tokens", 16), retrieval=self.query_one("#retrieval", Select).value)
 
     @on(Button.Pressed, "#build")

@@ -13,16 +13,16 @@ class AnswerBox(Static):
         super().__init__("…", **kw)
         self.border_title = title
         self.text = ""
+        self.pieces = 0  # how many streamed pieces arrived
 
     def append(self, piece: str) -> None:
         self.text += piece
-        self.update(self.text)
+        self.pieces += 1
+        self.update(self.text.strip() or "…")
 
-    def done(self, latency_s: float | None = None) -> None:
+    def done(self) -> None:
         if not self.text.strip():
             self.update("(empty answer)")
-        if latency_s is not None:
-            self.border_subtitle = f"{latency_s:.1f} s"
 
 
 class SourcesTable(DataTable):
