@@ -154,6 +154,7 @@ async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedd
         else:
             await wait_for(pilot, lambda: type(app.screen).__name__ == "ResultsScreen", timeout=120)
             results = app.screen
+            await wait_for(pilot, lambda: results.query("#rec"))
             report = json.loads((run.path / "report.json").read_text())
             winner = report["recommendation"]["winner"]
             assert f"Recommended: {winner}" in str(results.query_one("#rec").render())

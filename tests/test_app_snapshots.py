@@ -39,6 +39,7 @@ def test_chat_100x32(snap_compare, tmp_path, monkeypatch, tiny_llm_path):
     async def ask(pilot):
         pilot.app.open_chat(run)
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ChatScreen")
+        await wait_for(pilot, lambda: pilot.app.focused is not None and pilot.app.focused.id == "question")
         await pilot.press(*"How long do I have to ask for a refund?", "enter")
         await wait_for(pilot, lambda: not pilot.app.screen.busy and pilot.app.screen.query("Turn"))
 

@@ -56,6 +56,7 @@ class BuildScreen(Screen):
         profile = "quick" if self.settings.quick else "full"
         self.sub_title = f"building {', '.join(self.settings.approaches)} on {self.settings.corpus_label()} ({profile})"
         self.panels = {p.id.removeprefix("panel-"): p for p in self.query(BuildPanel)}
+        self.query_one("#eval-bar", ProgressBar).update(total=1, progress=0)
         self.build_all()
 
     # -- actions -----------------------------------------------------------------------------
@@ -80,9 +81,10 @@ class BuildScreen(Screen):
     def panel(self, approach: str) -> BuildPanel:
         return self.panels[approach]  # a dict filled on mount: workers must not query the DOM
 
-    def _eval(self, state: str, done: float | None = None, total: float | None = None) -> None:
+    def _eval(self, state: str, done: float | None = None, total: float | None = -1) -> None:
+        """Set the evaluation line; `total` None makes the bar show work of unknown length."""
         self.query_one("#eval-state", Label).update(state)
-        if total is not None:
+        if total != -1:
             self.query_one("#eval-bar", ProgressBar).update(total=total, progress=done or 0)
 
     def _finished(self, ok: bool) -> None:
@@ -127,6 +129,9 @@ class BuildScreen(Screen):
         call = self.app.call_from_thread
         panel = self.panel(approach)
         call(panel.set_state, "building…", "running")
+        call(panel.progress, 0, None)  # working, amount unknown yet
+        call(panel.log_line, "loading the embedding model, chunking the documents" if approach == "rag"
+             else "loading the base model")
         t0 = time.monotonic()
 
         last = {"message": None}
@@ -153,7 +158,8 @@ class BuildScreen(Screen):
 
         try:
             if approach == "rag":
-                backend.build_rag(self.current_run, corpus, self.settings, progress, self.cancel_event)
+                index = backend.build_rag(self.current_run, corpus, self.settings, progress, self.cancel_event)
+                call(panel.log_line, f"{len(index)} chunks from {len(index.document_ids)} documents, {index.kind} index")
             else:
                 summary = backend.build_adapter(self.current_run, corpus, self.settings, approach, on_progress,
                                                 self.cancel_event)
@@ -181,7 +187,7 @@ class BuildScreen(Screen):
         if backend.part("compare") is None:
             call(self._eval, "✗ " + backend.missing_note("compare") + " — chat with the run from Home")
             return
-        call(self._eval, "evaluating base (the reference) and " + ", ".join(built) + "…")
+        call(self._eval, "evaluating base (the reference) and " + ", ".join(built) + "…", 0, None)
 
         def progress(message: str):
             call(self._eval, f"evaluating: {message}")

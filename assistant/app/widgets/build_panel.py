@@ -22,7 +22,7 @@ class BuildPanel(Vertical):
         super().__init__(**kw)
         self.border_title = title
         self.with_plot = with_plot
-        self.started: float | None = None
+        self.first: tuple[float, float] | None = None  # (time, done) at the first report
 
     def compose(self) -> ComposeResult:
         yield Label("waiting", classes="state")
@@ -37,13 +37,18 @@ class BuildPanel(Vertical):
         label.update(text)
         label.set_classes(f"state {css}".strip())
 
+    def on_mount(self) -> None:
+        self.query_one(ProgressBar).update(total=1, progress=0)  # 0%, not the "working" animation
+
     def progress(self, done: float, total: float | None, eta_s: float | None = None) -> None:
-        if self.started is None:
-            self.started = time.monotonic()
+        """Move the bar; without the builder's own ETA, estimate it from the rate since the first report."""
+        now = time.monotonic()
+        if self.first is None or done < self.first[1]:
+            self.first = (now, done)
         self.query_one(ProgressBar).update(total=total, progress=done)
-        if eta_s is None and total and done:
-            elapsed = time.monotonic() - self.started
-            eta_s = elapsed / done * (total - done)
+        t0, done0 = self.first
+        if eta_s is None and total and done > done0:
+            eta_s = (now - t0) / (done - done0) * (total - done)
         self.query_one(".eta", Label).update(f"ETA {format_seconds(eta_s)}" if eta_s is not None and done < (total or 0) else "")
 
     def finish(self, text: str, css: str) -> None:
