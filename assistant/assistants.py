@@ -95,13 +95,13 @@ class RetrievalAssistant(ClosedBookAssistant):
         return [Context(h.chunk.doc_id, h.chunk.title, h.chunk.text, float(h.score), h.chunk.chunk_id) for h in hits]
 
     def prepare(self, question: str, hits=None) -> tuple[str, list[Context]]:
-        from .rag import rag_prompt
+        from .rag import rag_prompt_and_sources
 
         if hits is None:
             hits = self.index.search(question, k=self.top_k, mode=self.retrieval)
-        prompt = rag_prompt(self.llm, question, hits, system_prompt=self.system_prompt,
-                            context_tokens=self.index.config.context_tokens)
-        return prompt, self._contexts(hits)
+        prompt, kept = rag_prompt_and_sources(self.llm, question, hits, system_prompt=self.system_prompt,
+                                              context_tokens=self.index.config.context_tokens)
+        return prompt, self._contexts(hits[:kept])  # only the sources the model was shown
 
     def answer(self, questions: list[str]) -> list[Answer]:
         t0 = time.perf_counter()

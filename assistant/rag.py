@@ -504,9 +504,16 @@ INSTRUCTION = ("Answer the question using only the numbered sources below. Cite 
 
 def rag_prompt(llm, question: str, hits: list[Hit], system_prompt: str | None = None,
                context_tokens: int = 1024) -> str:
+    """The chat prompt for one question (see rag_prompt_and_sources)."""
+    return rag_prompt_and_sources(llm, question, hits, system_prompt, context_tokens)[0]
+
+
+def rag_prompt_and_sources(llm, question: str, hits: list[Hit], system_prompt: str | None = None,
+                           context_tokens: int = 1024) -> tuple[str, int]:
     """The chat prompt for one question: the instruction, numbered sources in rank order (as many
-    as fit in `context_tokens` of the LLM's tokenizer, the last one cut to fit), then the question.
-    Source [n] is hits[n-1], so citations map back to the answer's contexts."""
+    as fit in `context_tokens` of the LLM's tokenizer, the last one cut to fit), then the question;
+    and how many of `hits` made it into the prompt. Source [n] is hits[n-1], so citations map back
+    to the answer's contexts."""
     tok = llm.tokenizer
     count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
     frame = f"{INSTRUCTION}\n\nSources:\n\n\nQuestion: {question}"
@@ -535,7 +542,7 @@ def rag_prompt(llm, question: str, hits: list[Hit], system_prompt: str | None = 
         break
     block = "\n\n".join(sources) if sources else "(no sources were found)"
     user = f"{INSTRUCTION}\n\nSources:\n{block}\n\nQuestion: {question}"
-    return llm.chat_prompt(user, system_prompt or None)
+    return llm.chat_prompt(user, system_prompt or None), len(sources)
 
 
 # -- metrics --------------------------------------------------------------------------------------

@@ -221,6 +221,24 @@ def test_prompt_numbers_sources_and_keeps_the_budget(tiny_llm):
     assert "(no sources were found)" in rag_prompt(tiny_llm, "q", [], None, 800)
 
 
+def test_answer_contexts_are_the_sources_the_model_was_shown(tiny_llm):
+    from assistant.assistants import RetrievalAssistant
+    from assistant.rag import rag_prompt_and_sources
+
+    hits = [_hit(1, 20), _hit(2, 200), _hit(3, 20)]
+    count = lambda s: len(tiny_llm.tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
+    budget = count(f"[1] Title 1\n{hits[0].chunk.text}\n\n") + 60
+    _, kept = rag_prompt_and_sources(tiny_llm, "What is fact1?", hits, None, context_tokens=budget)
+    assert kept == 2  # the first whole, the second cut, the third left out
+
+    class Index:
+        config = RagConfig(context_tokens=budget)
+
+    bot = RetrievalAssistant("rag", tiny_llm, "", index=Index())
+    _, contexts = bot.prepare("What is fact1?", hits)
+    assert [c.doc_id for c in contexts] == ["doc1", "doc2"]
+
+
 # -- retrieval metrics --------------------------------------------------------------------------------
 class _FakeIndex:
     """Hands back crafted rankings, so the metric arithmetic can be checked by hand."""
