@@ -11,6 +11,8 @@ prompt with numbered sources.
 """
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import json
 import math
@@ -215,6 +217,14 @@ def _fingerprint_docs(chunks: Iterable[Chunk]) -> str:
     return h.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=1)
+def _stemmer():
+    """English Snowball stemmer for BM25, so "lodged" matches "lodge" (PyStemmer, as bm25s advises)."""
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
 class RagIndex:
     """Chunks, their FAISS index and a BM25 index over the same chunks."""
 
@@ -315,7 +325,8 @@ class RagIndex:
             retriever = bm25s.BM25()
             texts = [f"{self.chunks[i].title}\n{self.chunks[i].text}" for i in ids]
             if texts:
-                retriever.index(bm25s.tokenize(texts, stopwords="en", show_progress=False), show_progress=False)
+                retriever.index(bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False),
+                                show_progress=False)
             self._bm25 = (retriever, ids)
         return self._bm25
 
@@ -337,7 +348,7 @@ class RagIndex:
         retriever, ids = self.bm25()
         if not ids:
             return [[] for _ in questions]
-        tokens = bm25s.tokenize(questions, stopwords="en", return_ids=False, show_progress=False)
+        tokens = bm25s.tokenize(questions, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
         out = []
         for toks in tokens:  # one at a time: a query with no known token would fail the batch
             if not toks:
