@@ -209,6 +209,8 @@ def _ft_options(p) -> None:  # owner: fine-tuning builder (issue 4); also used b
     _opt(p, "--patience", type=int, metavar="N", help=h("early stopping: evaluations without improvement", "patience"))
     _opt(p, "--probe-questions", type=int, metavar="N", help=h("training questions probed on the base model first (0: skip)", "probe_questions"))
     _opt(p, "--resume", action="store_true", help="continue an interrupted build from its last checkpoint (with --run RUN)")
+    _opt(p, "--gold-share", type=float, metavar="F",
+         help="hybrid: share of training prompts whose sources include the gold document (default 0.8)")
 
 
 def _corpus_of_run(args, run):  # owner: fine-tuning builder (issue 4)
@@ -406,7 +408,39 @@ def cmd_chat(args) -> int:
 
 
 def cmd_build_hybrid(args) -> int:  # owner: hybrid builder (issue 9)
-    raise UserError("assistant build hybrid is not available yet")
+    """RAFT: a LoRA adapter trained on the prompts the RAG assistant sees (the run's own index)."""
+    from .embed import load_embedder
+    from .corpus import UNANSWERABLE
+    from .finetune import RaftExamples, TqdmProgress, build_adapter, finetune_config
+    from .rag import RagIndex, build_index, rag_config
+
+    config = finetune_config(vars(args), quick=args.quick, approach="hybrid")
+    if args.resume and not args.run:
+        raise UserError("--resume continues an interrupted build: name its run with --run RUN")
+    if args.gold_share is not None and not 0 <= args.gold_share <= 1:
+        raise UserError(f"must be between 0 and 1, not {args.gold_share}", field="gold-share")
+    run, corpus = _run_for_build(args, "hybrid")
+    corpus = corpus or _corpus_of_run(args, run)
+    embedder = load_embedder(run.manifest["models"]["embedding"].get("name"), device=args.device,
+                             trust_remote_code=args.trust_remote_code)
+    if (run.path / "rag" / "index.faiss").exists():
+        index = RagIndex.load(run.path / "rag", embedder)
+    else:  # the hybrid assistant retrieves from the run's index: build it first
+        if not args.json:
+            print("no RAG index in this run yet: building it first", file=sys.stderr)
+        index = build_index(run, corpus, rag_config(vars(args), quick=args.quick), device=args.device, embedder=embedder)
+    builder = RaftExamples(index, corpus.system_prompt, seed=config.seed,
+                           **({"gold_share": args.gold_share} if args.gold_share is not None else {}))
+    listeners = [] if args.json else [TqdmProgress("hybrid")]
+    summary = build_adapter(run, corpus, config, approach="hybrid", device=args.device, resume=args.resume,
+                            callbacks=listeners, examples=builder)
+    raft = summary.get("raft", {})
+    human = _ft_summary(run, summary)
+    if raft:
+        human += (f"\nRAFT prompts: {raft['with_gold_source']} with the gold source, "
+                  f"{raft['without_gold_source']} without (target: \"{UNANSWERABLE}\")")
+    _print(args, human, {"run": run.id, "path": str(run.path), **summary})
+    return 0
 
 
 # -- assistant corpus check ----------------------------------------------------------------

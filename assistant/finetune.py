@@ -25,7 +25,7 @@ import resource
 import shutil
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol, Sequence, runtime_checkable
 
@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .corpus import Corpus, QAPair
 from .errors import UserError
-from .files import read_json, sha256_file, write_json
+from .files import read_json, sha256_file, write_json, write_jsonl
 
 IGNORE_INDEX = -100  # label value the loss skips (torch CrossEntropyLoss ignore_index)
 
@@ -120,6 +120,96 @@ class QAExamples:
 
     def describe(self) -> dict:
         return {"builder": self.name, "system_prompt": self.system_prompt}
+
+
+@dataclass
+class RaftExamples:
+    """Retrieval-augmented examples (`hybrid`, RAFT: Zhang et al. 2024) through the same training path.
+
+    The prompt is rag.rag_prompt exactly as at answer time: the question with numbered sources.
+    For a share `gold_share` of the pairs the sources hold the gold document's best chunk (the one
+    sharing most key terms with the reference answer) at a random position among distractors,
+    and the target is the answer citing it ("... [2]."); for the rest the gold document is left
+    out entirely and the target is "The documents do not say.", so the model learns both to use
+    a source and to refuse without one. Distractors are what the corpus's own index retrieves for
+    the question from other documents. Draws are seeded per pair (seed, pair id): deterministic
+    in any order, so a resumed run rebuilds the same examples.
+    """
+
+    index: object  # rag.RagIndex
+    system_prompt: str = ""
+    gold_share: float = 0.8
+    top_k: int | None = None  # sources per prompt; default the index's top_k
+    seed: int = 0
+    name: str = "raft"
+    _hits: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def k(self) -> int:
+        return self.top_k or self.index.config.top_k
+
+    def describe(self) -> dict:
+        return {"builder": self.name, "system_prompt": self.system_prompt, "gold_share": self.gold_share, "top_k": self.k,
+                "seed": self.seed, "index": {"chunks": len(self.index), "config": self.index.config.model_dump(),
+                                             "corpus_fingerprint": self.index.meta.get("corpus_fingerprint")}}
+
+    def prefetch(self, pairs: Sequence[QAPair]) -> None:
+        """Retrieve for many questions at once (one batched embedding pass)."""
+        todo = [p.question for p in pairs if p.question not in self._hits]
+        for q, hits in zip(todo, self.index.search_many(todo, k=self.k + 8) if todo else []):
+            self._hits[q] = hits
+
+    def _retrieved(self, question: str):
+        if question not in self._hits:
+            self._hits[question] = self.index.search(question, k=self.k + 8)
+        return self._hits[question]
+
+    def gold_chunk(self, pair: QAPair):
+        """The chunk of the pair's documents that shares most key terms with the reference answer."""
+        from .rag import Hit
+
+        gold = set(pair.doc_ids)
+        retrieved = {h.chunk.chunk_id: h for h in self._retrieved(pair.question)}
+        candidates = [c for c in self.index.chunks.values() if c.doc_id in gold]
+        if not candidates:
+            return None
+        terms = key_terms(pair.answer) | key_terms(pair.question)
+        best = max(candidates, key=lambda c: (len(terms & key_terms(c.text)), c.chunk_id in retrieved, -c.chunk_id))
+        return retrieved.get(best.chunk_id) or Hit(best, 0.0)
+
+    def build(self, pair: QAPair, llm) -> Example:
+        from .corpus import UNANSWERABLE
+        from .rag import rag_prompt
+
+        rng = random.Random(f"{self.seed}:{pair.id}")
+        hits = self._retrieved(pair.question)
+        gold_docs = set(pair.doc_ids)
+        gold = self.gold_chunk(pair) if gold_docs and pair.answer.strip() != UNANSWERABLE else None
+        meta = {"pair": pair.id, "gold": None, "gold_position": None}
+        if gold is None:  # no document to force in (or an unanswerable pair): the sources as retrieved
+            sources, answer = hits[:self.k], pair.answer.strip()
+        else:
+            distractors = [h for h in hits if h.chunk.doc_id not in gold_docs]
+            if rng.random() < self.gold_share:
+                sources = distractors[:self.k - 1]
+                position = rng.randint(0, len(sources))
+                sources.insert(position, gold)
+                answer = cite(pair.answer.strip(), position + 1)
+                meta.update(gold=True, gold_position=position + 1)
+            else:
+                sources, answer = distractors[:self.k], UNANSWERABLE
+                meta.update(gold=False)
+        meta["sources"] = [h.chunk.chunk_id for h in sources]
+        prompt = rag_prompt(llm, pair.question, sources, system_prompt=self.system_prompt,
+                            context_tokens=self.index.config.context_tokens)
+        return Example(prompt, answer, meta)
+
+
+def cite(answer: str, n: int) -> str:
+    """The answer with a citation of source n before its final full stop: "28 days [2]."."""
+    if answer and answer[-1] in ".!?":
+        return f"{answer[:-1]} [{n}]{answer[-1]}"
+    return f"{answer} [{n}]"
 
 
 _MARK = "\u2063ANSWER\u2063"
@@ -569,6 +659,10 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         run.manifest.setdefault("models", {}).setdefault("base", {}).update(base_info)
         run.save()
 
+        val_sample = _val_sample(val_pairs, config.max_val_examples, config.seed)
+        if hasattr(builder, "prefetch"):  # batched retrieval for RAFT prompts
+            builder.prefetch(list(train_pairs) + val_sample)
+
         # What the base model already knows, before training (kept across a resume).
         probe_path = ckpt_dir / "probe.json"
         if resume_from and probe_path.exists():
@@ -584,12 +678,13 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         from peft import get_peft_model
         from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
 
-        # Examples are built with a seeded RNG (RAFT draws which sources to show).
-        random.seed(config.seed)
-        train_set, skipped = encode_examples(llm.tokenizer, [builder.build(p, llm) for p in train_pairs], config.max_length)
-        val_set, val_skipped = encode_examples(
-            llm.tokenizer, [builder.build(p, llm) for p in _val_sample(val_pairs, config.max_val_examples, config.seed)],
-            config.max_length)
+        train_examples = [builder.build(p, llm) for p in train_pairs]
+        train_set, skipped = encode_examples(llm.tokenizer, train_examples, config.max_length)
+        val_set, val_skipped = encode_examples(llm.tokenizer, [builder.build(p, llm) for p in val_sample], config.max_length)
+        write_jsonl(folder / "examples.sample.jsonl", [asdict(e) for e in train_examples[:8]])  # what it trains on
+        gold = [e.meta["gold"] for e in train_examples if e.meta.get("gold") is not None]
+        example_stats = {"with_gold_source": sum(gold), "without_gold_source": len(gold) - sum(gold),
+                         "gold_share": round(sum(gold) / len(gold), 4)} if gold else {}
         if not train_set:
             raise UserError(f"every training prompt is longer than max_length={config.max_length} tokens: raise max_length")
 
@@ -631,7 +726,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
                 "first_loss": train_losses[0] if train_losses else None,
                 "last_loss": train_losses[-1] if train_losses else None,
                 "train_examples": len(train_set), "val_examples": len(val_set),
-                "skipped_too_long": skipped + val_skipped, "probe": {k: v for k, v in probe.items() if k != "known_ids"},
+                "skipped_too_long": skipped + val_skipped, **({"raft": example_stats} if example_stats else {}), "probe": {k: v for k, v in probe.items() if k != "known_ids"},
                 "train_s": round(train_s, 2), "wall_s": round(time.perf_counter() - t_start, 2),
                 "tokens": int(tokens), "tokens_per_s": round(tokens / train_s, 1) if train_s > 0 else None,
                 "resumed_from": Path(resume_from).name if resume_from else None,
@@ -686,12 +781,20 @@ def export_merged(run, out: str | Path, approach: str = "ft", device: str = "cpu
     return out
 
 
-def finetune_config(values: dict, quick: bool = False) -> FinetuneConfig:
-    """The config from the quick profile or the defaults, overridden by the given (non-None)
-    values whose names are config fields (CLI flags, TOML keys)."""
+# RAFT prompts carry the retrieved sources (rag's context_tokens, 1024 by default): longer
+# examples, so a longer max_length and, in the quick profile, fewer and smaller steps.
+HYBRID_DEFAULTS = {"max_length": 1536}
+HYBRID_QUICK = {"max_length": 1536, "batch_size": 4, "max_steps": 16, "eval_steps": 8, "max_val_examples": 8,
+                "probe_questions": 16}
+
+
+def finetune_config(values: dict, quick: bool = False, approach: str = "ft") -> FinetuneConfig:
+    """The config from the quick profile or the defaults (for `approach`), overridden by the given
+    (non-None) values whose names are config fields (CLI flags, TOML keys)."""
     from pydantic import ValidationError
 
-    given = {k: v for k, v in values.items() if k in FinetuneConfig.model_fields and v is not None}
+    given = dict(HYBRID_QUICK if quick else HYBRID_DEFAULTS) if approach == "hybrid" else {}
+    given.update({k: v for k, v in values.items() if k in FinetuneConfig.model_fields and v is not None})
     try:
         return FinetuneConfig.quick(**given) if quick else FinetuneConfig(**given)
     except ValidationError as e:

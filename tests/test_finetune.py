@@ -255,3 +255,84 @@ def test_answer_only_logits_give_the_same_loss_and_gradients(tmp_path, tiny_llm_
     for n, p in model.named_parameters():
         if p.requires_grad:
             torch.testing.assert_close(g_ours[n], p.grad, rtol=1e-4, atol=1e-6)
+
+
+# -- hybrid (RAFT) ------------------------------------------------------------------------------
+TOPICS = ["refund", "notice", "upload", "pricing", "sepsis", "fox"]
+
+
+def raft_corpus():
+    from assistant.corpus import Document
+
+    docs = [Document(t, f"{t.title()} policy", f"# {t.title()} policy\n\nThe {t} rule number {i} says item {i} applies. "
+                     f"{FACTS[i][1]}") for i, t in enumerate(TOPICS)]
+    qa = [QAPair(f"r{n}", f"{FACTS[n % 6][0]} (case {n})", FACTS[n % 6][1], doc_ids=[TOPICS[n % 6]],
+                 split="val" if n % 10 == 0 else "train") for n in range(120)]
+    return Corpus(name="raft", title="raft", documents=docs, qa=qa, system_prompt="You answer about Avalon.")
+
+
+@pytest.fixture(scope="module")
+def raft_index(tiny_embedder):
+    from assistant.rag import RagConfig, RagIndex
+
+    return RagIndex.build(raft_corpus().documents, tiny_embedder, RagConfig(chunk_tokens=64, chunk_overlap=8, top_k=3,
+                                                                            context_tokens=300))
+
+
+def test_raft_examples_force_the_gold_source_in_for_a_share_and_cite_it(tiny_llm, raft_index):
+    from assistant.corpus import UNANSWERABLE
+    from assistant.finetune import RaftExamples
+    from assistant.rag import rag_prompt
+
+    corpus = raft_corpus()
+    builder = RaftExamples(raft_index, corpus.system_prompt, gold_share=0.8, seed=0)
+    assert isinstance(builder, ExampleBuilder)
+    pairs = corpus.split("train")
+    builder.prefetch(pairs)
+    examples = [builder.build(p, tiny_llm) for p in pairs]
+    with_gold = [e for e in examples if e.meta["gold"]]
+    share = len(with_gold) / len(examples)
+    assert 0.7 <= share <= 0.9 and len(with_gold) < len(examples)
+    for pair, ex in zip(pairs, examples):
+        chunks = [raft_index.chunks[c] for c in ex.meta["sources"]]
+        gold_doc = pair.doc_ids[0]
+        if ex.meta["gold"]:
+            n = ex.meta["gold_position"]
+            assert chunks[n - 1].doc_id == gold_doc  # the gold chunk, at the cited position
+            assert [c.doc_id for i, c in enumerate(chunks, 1) if i != n and c.doc_id == gold_doc] == []  # distractors
+            assert ex.answer.endswith(f"[{n}].") and ex.answer.replace(f" [{n}]", "") == pair.answer
+            assert len(chunks) == 3
+        else:
+            assert gold_doc not in {c.doc_id for c in chunks} and ex.answer == UNANSWERABLE
+        # the prompt is the one the hybrid assistant builds at answer time for these sources
+        hits = [h for h in [builder.gold_chunk(pair)] + builder._retrieved(pair.question) if h.chunk.chunk_id in ex.meta["sources"]]
+        hits = sorted({h.chunk.chunk_id: h for h in hits}.values(), key=lambda h: ex.meta["sources"].index(h.chunk.chunk_id))
+        assert ex.prompt == rag_prompt(tiny_llm, pair.question, hits, system_prompt=corpus.system_prompt,
+                                       context_tokens=raft_index.config.context_tokens)
+    # the gold positions vary (the model must read, not always cite [1]); draws are deterministic
+    assert len({e.meta["gold_position"] for e in with_gold}) > 1
+    again = RaftExamples(raft_index, corpus.system_prompt, gold_share=0.8, seed=0)
+    assert [again.build(p, tiny_llm).answer for p in reversed(pairs)] == [e.answer for e in reversed(examples)]
+    assert all(not e.meta["gold"] for e in (RaftExamples(raft_index, gold_share=0.0).build(p, tiny_llm) for p in pairs[:10]))
+
+
+def test_hybrid_build_writes_its_adapter_and_answers_carry_their_contexts(tmp_path, tiny_llm_path, tiny_embedder_path,
+                                                                          tiny_embedder):
+    from assistant.assistants import load_assistant
+    from assistant.finetune import RaftExamples
+    from assistant.rag import RagConfig, build_index
+
+    corpus = raft_corpus()
+    run = Run.create(tmp_path / "runs", corpus=corpus, config={}, approaches=["hybrid"], command="test",
+                     base_model=str(tiny_llm_path), embedding_model=str(tiny_embedder_path))
+    index = build_index(run, corpus, RagConfig(chunk_tokens=64, chunk_overlap=8, top_k=3, context_tokens=300),
+                        embedder=tiny_embedder)
+    summary = build_adapter(run, corpus, tiny_config(max_steps=3, max_length=512, batch_size=4, max_val_examples=4),
+                            approach="hybrid", examples=RaftExamples(index, corpus.system_prompt), device="cpu")
+    assert (run.path / "hybrid" / "adapter" / "adapter_model.safetensors").exists()
+    assert read_json(run.path / "hybrid" / "history.json")["approach"] == "hybrid"
+    assert 0.7 <= summary["raft"]["gold_share"] <= 0.9 and summary["skipped_too_long"] == 0
+    assert read_json(run.path / "hybrid" / "manifest.json")["examples"]["builder"] == "raft"
+    hybrid = load_assistant(run, "hybrid", device="cpu", max_new_tokens=4)
+    (answer,) = hybrid.answer([corpus.split("train")[0].question])
+    assert answer.contexts and all(c.doc_id in {d.id for d in corpus.documents} for c in answer.contexts)
