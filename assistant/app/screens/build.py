@@ -56,7 +56,7 @@ class BuildScreen(Screen):
         profile = "quick" if self.settings.quick else "full"
         self.sub_title = f"building {', '.join(self.settings.approaches)} on {self.settings.corpus_label()} ({profile})"
         self.panels = {p.id.removeprefix("panel-"): p for p in self.query(BuildPanel)}
-        self.query_one("#eval-bar", ProgressBar).update(total=1, progress=0)
+        self.query_one("#eval-bar", ProgressBar).update(total=1, progress=0)  # no indeterminate animation: it costs CPU
         self.build_all()
 
     # -- actions -----------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class BuildScreen(Screen):
         call = self.app.call_from_thread
         panel = self.panel(approach)
         call(panel.set_state, "building…", "running")
-        call(panel.progress, 0, None)  # working, amount unknown yet
+        call(panel.start)
         call(panel.log_line, "loading the embedding model, chunking the documents" if approach == "rag"
              else "loading the base model")
         t0 = time.monotonic()
@@ -187,7 +187,7 @@ class BuildScreen(Screen):
         if backend.part("compare") is None:
             call(self._eval, "✗ " + backend.missing_note("compare") + " — chat with the run from Home")
             return
-        call(self._eval, "evaluating base (the reference) and " + ", ".join(built) + "…", 0, None)
+        call(self._eval, "evaluating base (the reference) and " + ", ".join(built) + "…")
 
         def progress(message: str):
             call(self._eval, f"evaluating: {message}")

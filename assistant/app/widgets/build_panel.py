@@ -23,6 +23,8 @@ class BuildPanel(Vertical):
         self.border_title = title
         self.with_plot = with_plot
         self.first: tuple[float, float] | None = None  # (time, done) at the first report
+        self.began: float | None = None  # when this builder started
+        self.eta_s: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Label("waiting", classes="state")
@@ -38,9 +40,22 @@ class BuildPanel(Vertical):
         label.set_classes(f"state {css}".strip())
 
     def on_mount(self) -> None:
-        self.query_one(ProgressBar).update(total=1, progress=0)  # 0%, not the "working" animation
+        # 0%, never the bar's indeterminate animation: it redraws many times a second and takes
+        # CPU from the builders on a small machine. A once-a-second clock shows that work goes on.
+        self.query_one(ProgressBar).update(total=1, progress=0)
+        self.set_interval(1.0, self._tick)
 
-    def progress(self, done: float, total: float | None, eta_s: float | None = None) -> None:
+    def start(self) -> None:
+        self.began = time.monotonic()
+
+    def _tick(self) -> None:
+        if self.began is None:
+            return
+        elapsed = format_seconds(time.monotonic() - self.began)
+        eta = f" · ETA {format_seconds(self.eta_s)}" if self.eta_s is not None else ""
+        self.query_one(".eta", Label).update(f"elapsed {elapsed}{eta}")
+
+    def progress(self, done: float, total: float, eta_s: float | None = None) -> None:
         """Move the bar; without the builder's own ETA, estimate it from the rate since the first report."""
         now = time.monotonic()
         if self.first is None or done < self.first[1]:
@@ -49,12 +64,14 @@ class BuildPanel(Vertical):
         t0, done0 = self.first
         if eta_s is None and total and done > done0:
             eta_s = (now - t0) / (done - done0) * (total - done)
-        self.query_one(".eta", Label).update(f"ETA {format_seconds(eta_s)}" if eta_s is not None and done < (total or 0) else "")
+        self.eta_s = eta_s if done < total else None
+        self._tick()
 
     def finish(self, text: str, css: str) -> None:
         bar = self.query_one(ProgressBar)
         if css == "done" and bar.total:
             bar.update(progress=bar.total)
+        self.began = None
         self.query_one(".eta", Label).update("")
         self.set_state(text, css)
 
