@@ -226,6 +226,27 @@ def _corpus_of_run(args, run):  # owner: fine-tuning builder (issue 4)
     return corpus
 
 
+def _shared_run_for_build(args, approach: str):  # owner: fine-tuning builder (issue 4)
+    """_run_for_build, once for all processes of an `accelerate launch` / `torchrun` job: the main
+    process makes the run and tells the others its folder."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return _run_for_build(args, approach)
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    from .runs import Run
+
+    state = PartialState()  # joins the process group the launcher set up
+    box = [None]
+    if state.is_main_process:
+        run, corpus = _run_for_build(args, approach)
+        box = [str(run.path)]
+    broadcast_object_list(box)
+    if state.is_main_process:
+        return run, corpus
+    return Run.open(args.out, box[0]), None
+
+
 def _ft_summary(run, s: dict) -> str:  # owner: fine-tuning builder (issue 4)
     probe = s.get("probe") or {}
     lines = [f"run {run.id}",
@@ -263,12 +284,13 @@ def cmd_build_ft(args) -> int:  # owner: fine-tuning builder (issue 4)
     config = finetune_config(vars(args), quick=args.quick)
     if args.resume and not args.run:
         raise UserError("--resume continues an interrupted build: name its run with --run RUN")
-    run, corpus = _run_for_build(args, "ft")
+    run, corpus = _shared_run_for_build(args, "ft")
     corpus = corpus or _corpus_of_run(args, run)
-    listeners = [] if args.json else [TqdmProgress("ft")]
+    listeners = [] if args.json or int(os.environ.get("RANK", "0")) else [TqdmProgress("ft")]
     summary = build_adapter(run, corpus, config, approach="ft", device=args.device, resume=args.resume,
                             callbacks=listeners)
-    _print(args, _ft_summary(run, summary), {"run": run.id, "path": str(run.path), **summary})
+    if summary:  # only the main process of a multi-process launch reports
+        _print(args, _ft_summary(run, summary), {"run": run.id, "path": str(run.path), **summary})
     return 0
 
 
@@ -419,7 +441,7 @@ def cmd_build_hybrid(args) -> int:  # owner: hybrid builder (issue 9)
         raise UserError("--resume continues an interrupted build: name its run with --run RUN")
     if args.gold_share is not None and not 0 <= args.gold_share <= 1:
         raise UserError(f"must be between 0 and 1, not {args.gold_share}", field="gold-share")
-    run, corpus = _run_for_build(args, "hybrid")
+    run, corpus = _shared_run_for_build(args, "hybrid")
     corpus = corpus or _corpus_of_run(args, run)
     embedder = load_embedder(run.manifest["models"]["embedding"].get("name"), device=args.device,
                              trust_remote_code=args.trust_remote_code)
@@ -431,9 +453,11 @@ def cmd_build_hybrid(args) -> int:  # owner: hybrid builder (issue 9)
         index = build_index(run, corpus, rag_config(vars(args), quick=args.quick), device=args.device, embedder=embedder)
     builder = RaftExamples(index, corpus.system_prompt, seed=config.seed,
                            **({"gold_share": args.gold_share} if args.gold_share is not None else {}))
-    listeners = [] if args.json else [TqdmProgress("hybrid")]
+    listeners = [] if args.json or int(os.environ.get("RANK", "0")) else [TqdmProgress("hybrid")]
     summary = build_adapter(run, corpus, config, approach="hybrid", device=args.device, resume=args.resume,
                             callbacks=listeners, examples=builder)
+    if not summary:  # only the main process of a multi-process launch reports
+        return 0
     raft = summary.get("raft", {})
     human = _ft_summary(run, summary)
     if raft:

@@ -222,7 +222,7 @@ def test_config_rejects_unknown_fields_and_quick_profile_is_bounded():
     with pytest.raises(Exception):
         FinetuneConfig(rnak=8)
     q = FinetuneConfig.quick()
-    assert q.max_steps and q.max_steps * q.batch_size <= 512 and q.probe_questions <= 64
+    assert q.max_train_examples * q.epochs / q.batch_size <= 20 and q.probe_questions <= 64  # about 16 steps
     assert isinstance(QAExamples(), ExampleBuilder)
 
 
@@ -336,3 +336,22 @@ def test_hybrid_build_writes_its_adapter_and_answers_carry_their_contexts(tmp_pa
     hybrid = load_assistant(run, "hybrid", device="cpu", max_new_tokens=4)
     (answer,) = hybrid.answer([corpus.split("train")[0].question])
     assert answer.contexts and all(c.doc_id in {d.id for d in corpus.documents} for c in answer.contexts)
+
+
+@pytest.mark.integration
+def test_real_model_learns_a_batch_and_the_ft_assistant_answers(tmp_path):
+    """SmolLM2-135M on two support pairs, three steps: the loss falls, the adapter loads, it answers."""
+    from assistant.assistants import load_assistant
+    from assistant.corpus import resolve_corpus
+
+    corpus = resolve_corpus("support")
+    run = Run.create(tmp_path / "runs", corpus=corpus, config={}, approaches=["ft"], command="test")
+    cfg = FinetuneConfig(max_train_examples=2, batch_size=2, max_steps=3, eval_steps=3, max_val_examples=2,
+                         learning_rate=1e-3, warmup_ratio=0.0, lr_scheduler="constant", max_length=192,
+                         probe_questions=2, probe_max_new_tokens=8)
+    summary = build_adapter(run, corpus, cfg, device="cpu")
+    assert summary["steps"] == 3 and summary["last_loss"] < summary["first_loss"]
+    assert run.manifest["models"]["base"]["sha256"] and summary["tokens_per_s"] > 0
+    ft = load_assistant(run, "ft", device="cpu", max_new_tokens=8)
+    (answer,) = ft.answer([corpus.split("train")[0].question])
+    assert answer.text.strip() and answer.contexts == []
