@@ -236,7 +236,9 @@ def _shared_run_for_build(args, approach: str):  # owner: fine-tuning builder (i
 
     from .runs import Run
 
-    state = PartialState()  # joins the process group the launcher set up
+    from .llm import pick_device
+
+    state = PartialState(cpu=pick_device(args.device) == "cpu")  # joins the process group the launcher set up
     box = [None]
     if state.is_main_process:
         run, corpus = _run_for_build(args, approach)
