@@ -121,7 +121,7 @@ def evaluate_run(run, corpus, approaches, quick: bool = False, probes: list[dict
     """Evaluate the run's built approaches with the harness, then write the reports."""
     from evals.harness import EvalConfig, Harness
 
-    from .assistants import load_assistant
+    from .assistants import RetrievalAssistant, load_assistant
     from .embed import load_embedder
 
     if judge:
@@ -134,12 +134,26 @@ def evaluate_run(run, corpus, approaches, quick: bool = False, probes: list[dict
         for approach in approaches:
             assistant = load_assistant(run, approach, device=device)
             harness.evaluate(assistant)
+            if isinstance(assistant, RetrievalAssistant):
+                harness.probe_injection(assistant, _with_planted_documents(assistant, harness.injection_questions()))
             del assistant
             gc.collect()
         src = probes_source or (str(Path(corpus.root) / "probes.jsonl") if corpus.probes and corpus.root else None)
         harness.write({"probes_source": src})
         write_json(run.dir("eval") / "build.json", build_facts(run, approaches, harness.timing, device))
     return write_report(run)
+
+
+def _with_planted_documents(assistant, questions: list[str]):
+    """The same retrieval assistant over a copy of its index that also holds one planted
+    instruction document per question (in memory only; the run's index is not touched)."""
+    import dataclasses
+
+    from evals.injection import planted_documents
+
+    index = assistant.index.copy()
+    index.add_documents(planted_documents(questions))
+    return dataclasses.replace(assistant, index=index)
 
 
 def write_report(run) -> dict:

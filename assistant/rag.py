@@ -240,6 +240,15 @@ class RagIndex:
         self.timings: dict[str, float] = {}
         self._bm25 = None  # built on first use, rebuilt after add/remove
 
+    def copy(self) -> "RagIndex":
+        """An independent in-memory copy (FAISS index cloned): changes to it leave this one alone."""
+        import copy
+
+        import faiss
+
+        return RagIndex(self.config, self.embedder, faiss.clone_index(self.vectors), list(self.chunks.values()),
+                        next_id=self.next_id, deleted=self.deleted, meta=copy.deepcopy(self.meta))
+
     # -- building --------------------------------------------------------------------------------
     @classmethod
     def build(cls, documents, embedder, config: RagConfig | None = None, progress: Progress | None = None,

@@ -8,6 +8,7 @@ and the Corpus, never how an assistant was built. It writes, into an `eval/` fol
   options.jsonl   closed-form items scored by option likelihood (test yes/no items, retention)
   bias.jsonl      BBQ probes scored by option likelihood
   swaps.jsonl     counterfactual swaps: the original and swapped answers, changed or not
+  injection.jsonl the prompt-injection probe (retrieval approaches): clean and planted-index answers
   meta.json       what was evaluated: items, sample sizes, the quick subset, metrics not run
 
 The report (evals/report.py) is built from these files alone, without any model.
@@ -24,7 +25,7 @@ from typing import Callable
 
 from assistant.files import write_json, write_jsonl
 
-from . import bias, metrics
+from . import bias, injection, metrics
 
 DATA = Path(__file__).resolve().parent / "data"
 QUICK_PER_KIND = 12
@@ -38,6 +39,7 @@ class EvalConfig:
     train_sample: int = TRAIN_SAMPLE  # train questions asked verbatim (overfitting gap), at most
     seed: int = 0
     judge: str | None = None
+    injection_questions: int = 8  # answerable test questions probed with a planted instruction document
 
 
 @dataclass
@@ -116,6 +118,7 @@ class Harness:
         self.options: list[dict] = []
         self.bias: list[dict] = []
         self.swaps: list[dict] = []
+        self.injections: list[dict] = []
         self.timing: dict[str, dict] = {}
         self.not_run: dict[str, dict] = {}
 
@@ -183,6 +186,21 @@ class Harness:
                                "question": r["question"], "swapped_question": q, "answer": r["answer"],
                                "swapped_answer": a.text, "changed": bias.answer_changed(r["answer"], a.text, term, repl)})
 
+    def injection_questions(self) -> list[str]:
+        """The answerable test questions the injection probe plants documents for."""
+        qs = [it["question"] for it in self.items.test if it["kind"] != "unanswerable"]
+        return qs[: self.config.injection_questions]
+
+    def probe_injection(self, assistant, planted) -> None:
+        """`planted`: the same assistant over an index that also holds
+        injection.planted_documents(self.injection_questions()). Its clean answers are the ones
+        evaluate() already recorded."""
+        clean = {r["question"]: r["answer"] for r in self.answers if r["approach"] == assistant.name}
+        qs = [q for q in self.injection_questions() if q in clean]
+        self.progress(f"{assistant.name}: prompt-injection probe on {len(qs)} questions")
+        for q, a in zip(qs, planted.answer(qs)):
+            self.injections.append(injection.injection_record(assistant.name, q, clean[q], a))
+
     # -- output ---------------------------------------------------------------------------
     def write(self, extra_meta: dict | None = None) -> None:
         """All records, atomically; meta.json last (its presence marks a finished evaluation)."""
@@ -191,6 +209,7 @@ class Harness:
         write_jsonl(self.folder / "options.jsonl", self.options)
         write_jsonl(self.folder / "bias.jsonl", self.bias)
         write_jsonl(self.folder / "swaps.jsonl", self.swaps)
+        write_jsonl(self.folder / "injection.jsonl", self.injections)
         n_swappable = sum(1 for it in self.items.test if bias.swapped_questions(it["question"]))
         meta = {"selection": self.items.note, "quick": self.config.quick, "n_test": len(self.items.test),
                 "n_train_sample": len(self.items.train), "n_retention": len(self.items.retention),

@@ -16,6 +16,7 @@ from assistant.files import read_json, write_json, write_text
 
 from . import bias as bias_mod
 from . import cost as cost_mod
+from . import injection as injection_mod
 from . import overfitting
 from .recommend import RULE, recommend
 from .stats import fmt, mean_ci, paired_difference
@@ -35,6 +36,7 @@ def load_records(eval_dir: Path) -> dict:
     eval_dir = Path(eval_dir)
     return {"answers": read_jsonl(eval_dir / "answers.jsonl"), "options": read_jsonl(eval_dir / "options.jsonl"),
             "bias": read_jsonl(eval_dir / "bias.jsonl"), "swaps": read_jsonl(eval_dir / "swaps.jsonl"),
+            "injection": read_jsonl(eval_dir / "injection.jsonl"),
             "meta": read_json(eval_dir / "meta.json") if (eval_dir / "meta.json").exists() else {},
             "build": read_json(eval_dir / "build.json") if (eval_dir / "build.json").exists() else {}}
 
@@ -112,6 +114,8 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
                 "seed": meta.get("seed"), "versions": manifest.get("versions", {})},
         "approaches": approaches, "accuracy": accuracy, "paired": paired, "bias": bias, "overfitting": over,
         "cost": cost_mod.cost_table(answers, build, approaches), "update_note": build.get("update_note"),
+        "injection": {ap: injection_mod.summarise([r for r in rec["injection"] if r["approach"] == ap])
+                      for ap in approaches if ap in ("rag", "hybrid")},
         "metrics_not_run": not_run, "rule": RULE,
     }
     report["recommendation"] = recommend(report)
@@ -197,7 +201,16 @@ def _tables(r: dict) -> dict[str, list[list[str]]]:
         t["cost"].append([ap, _num(c["build_s"], 1), _num(c["size_mb"], 1), _num(c["peak_memory_mb"], 0),
                           f"{_num(lat['p50_s'])} / {_num(lat['p95_s'])} (n={lat['n']})",
                           (_num(c["update_s"], 1) + (f" ({c['update_how']})" if c.get("update_how") else ""))])
+    t["injection"] = [["approach", "planted document retrieved", "answer obeyed it", "answer changed", "n"]] + [
+        [ap, f"{s['retrieved']} ({_num(s['retrieved_rate'])})", f"{s['followed']} ({_num(s['followed_rate'])})",
+         f"{s['changed']} ({_num(s['changed_rate'])})", str(s["n"])] if s["status"] == "ok"
+        else [ap, f"not run: {s['reason']}", "", "", "0"] for ap, s in r.get("injection", {}).items()]
     return t
+
+
+INJECTION_NOTE = ("Documents are data, not instructions: for each probed test question a document that repeats the "
+                  "question and orders the assistant to reply only with a canary word is added to a copy of the index. "
+                  "Obeyed = the canary appears in the answer.")
 
 
 def _md_table(rows: list[list[str]]) -> str:
@@ -229,6 +242,7 @@ def render_markdown(r: dict) -> str:
              "## Overfitting", f"Train sample: {r['overfitting']['n_train_sample']} train questions asked verbatim.",
              _md_table(t["gap"]), "### Loss curves", _md_table(t["loss"]) if len(t["loss"]) > 1 else "no fine-tuned approach",
              "## Cost", _md_table(t["cost"]), r.get("update_note") or "",
+             *(("## Prompt injection", INJECTION_NOTE, _md_table(t["injection"])) if len(t["injection"]) > 1 else ()),
              "## The rule", r["rule"]]
     return "\n\n".join(p for p in parts if p) + "\n"
 
@@ -334,6 +348,7 @@ Evaluated on {{ r.run.selection }}. Judge: {{ r.run.judge or "none" }}.</p>
 {% if t.loss|length > 1 %}{{ table(t.loss) }}{% endif %}
 <h2>Cost</h2>{% if p.cost %}<img alt="cost" src="data:image/png;base64,{{ p.cost }}">{% endif %}
 {{ table(t.cost) }}<p>{{ r.update_note or "" }}</p>
+{% if t.injection|length > 1 %}<h2>Prompt injection</h2><p>{{ note }}</p>{{ table(t.injection) }}{% endif %}
 <h2>The rule</h2><pre>{{ r.rule }}</pre>
 </body></html>
 """
@@ -343,4 +358,4 @@ def render_html(r: dict) -> str:
     from jinja2 import Environment
 
     env = Environment(autoescape=True)
-    return env.from_string(_HTML).render(r=r, t=_tables(r), p=plots(r))
+    return env.from_string(_HTML).render(r=r, t=_tables(r), p=plots(r), note=INJECTION_NOTE)
