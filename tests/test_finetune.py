@@ -222,7 +222,18 @@ def test_config_rejects_unknown_fields_and_quick_profile_is_bounded():
     with pytest.raises(Exception):
         FinetuneConfig(rnak=8)
     q = FinetuneConfig.quick()
-    assert q.max_train_examples * q.epochs / q.batch_size <= 20 and q.probe_questions <= 64  # about 16 steps
+    assert q.max_train_examples * q.epochs / q.batch_size <= 24 and q.probe_questions <= 64  # a few minutes here
+
+
+def test_quick_sample_takes_the_facts_the_test_split_paraphrases_first():
+    from assistant.finetune import _sample
+
+    train = [QAPair(f"t{i}", f"q{i}?", "a.", split="train", fact_id=f"f{i}") for i in range(20)]
+    tested = {"f3", "f7", "f11", "f19"}
+    sample = _sample(train, 6, seed=0, tested_facts=tested)
+    assert len(sample) == 6 and tested <= {p.fact_id for p in sample}
+    assert sample == sorted(sample, key=lambda p: int(p.id[1:]))  # corpus order kept
+    assert _sample(train, 6, seed=0, tested_facts=tested) == sample  # seeded
     assert isinstance(QAExamples(), ExampleBuilder)
 
 
