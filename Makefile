@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 .PHONY: demo test install clean-venv
 
 demo: $(VENV)/.installed
-	$(BIN)/assistant models
+	$(BIN)/assistant compare --domain support --quick
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q

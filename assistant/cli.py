@@ -435,8 +435,8 @@ def cmd_build_hybrid(args) -> int:  # owner: hybrid builder (issue 9)
     """RAFT: a LoRA adapter trained on the prompts the RAG assistant sees (the run's own index)."""
     from .embed import load_embedder
     from .corpus import UNANSWERABLE
-    from .finetune import RaftExamples, TqdmProgress, build_adapter, finetune_config
-    from .rag import RagIndex, build_index, rag_config
+    from .finetune import TqdmProgress, build_adapter, finetune_config, raft_examples
+    from .rag import rag_config
 
     config = finetune_config(vars(args), quick=args.quick, approach="hybrid")
     if args.resume and not args.run:
@@ -447,14 +447,10 @@ def cmd_build_hybrid(args) -> int:  # owner: hybrid builder (issue 9)
     corpus = corpus or _corpus_of_run(args, run)
     embedder = load_embedder(run.manifest["models"]["embedding"].get("name"), device=args.device,
                              trust_remote_code=args.trust_remote_code)
-    if (run.path / "rag" / "index.faiss").exists():
-        index = RagIndex.load(run.path / "rag", embedder)
-    else:  # the hybrid assistant retrieves from the run's index: build it first
-        if not args.json:
-            print("no RAG index in this run yet: building it first", file=sys.stderr)
-        index = build_index(run, corpus, rag_config(vars(args), quick=args.quick), device=args.device, embedder=embedder)
-    builder = RaftExamples(index, corpus.system_prompt, seed=config.seed,
-                           **({"gold_share": args.gold_share} if args.gold_share is not None else {}))
+    if not (run.path / "rag" / "index.faiss").exists() and not args.json:
+        print("no RAG index in this run yet: building it first", file=sys.stderr)
+    builder = raft_examples(run, corpus, device=args.device, embedder=embedder, gold_share=args.gold_share,
+                            seed=config.seed, rag_config=rag_config(vars(args), quick=args.quick))
     listeners = [] if args.json or int(os.environ.get("RANK", "0")) else [TqdmProgress("hybrid")]
     summary = build_adapter(run, corpus, config, approach="hybrid", device=args.device, resume=args.resume,
                             callbacks=listeners, examples=builder)
@@ -517,6 +513,8 @@ def cmd_compare(args) -> int:  # owner: harness (issue 8)
     from .corpus import resolve_corpus
     from .finetune import TqdmProgress, finetune_config
     from .pipeline import compare, parse_approaches
+
+    finetune_config(vars(args), quick=args.quick)  # a bad knob fails before anything is built
     from .rag import rag_config
 
     approaches = parse_approaches(args.approaches)
@@ -524,7 +522,7 @@ def cmd_compare(args) -> int:  # owner: harness (issue 8)
     values = {k: v for k, v in vars(args).items() if k != "handler"}
     run = compare(corpus, args.out, approaches, quick=args.quick, probes=args.probes, device=args.device,
                   base_model=args.base_model, embedding_model=args.embedding_model, judge=args.judge,
-                  progress=_say_progress(args), ft_config=finetune_config(values, quick=args.quick),
+                  progress=_say_progress(args), ft_values=values,
                   rag_config=rag_config({k: v for k, v in values.items() if k != "batch_size"}, quick=args.quick),
                   listeners=[] if args.json else [TqdmProgress("ft")], config=values)
     from evals.report import read_json

@@ -45,7 +45,7 @@ def _say(progress: Callable[[str], None] | None, msg: str) -> None:
 
 def compare(corpus, out, approaches=DEFAULT_APPROACHES, quick: bool = False, probes: str | None = None,
             device: str = "auto", base_model: str | None = None, embedding_model: str | None = None,
-            judge: str | None = None, progress: Callable[[str], None] | None = None, ft_config=None,
+            judge: str | None = None, progress: Callable[[str], None] | None = None, ft_values: dict | None = None,
             rag_config=None, listeners=(), config: dict | None = None):
     """Build every approach of `approaches` into a new run, evaluate them, report; returns the Run."""
     from .runs import Run
@@ -62,7 +62,7 @@ def compare(corpus, out, approaches=DEFAULT_APPROACHES, quick: bool = False, pro
                      embedding_model=embedding_model,
                      config={**(config or {}), "approaches": approaches, "quick": quick, "probes": probes,
                              "device": device, "judge": judge})
-    build(run, corpus, approaches, quick=quick, device=device, progress=progress, ft_config=ft_config,
+    build(run, corpus, approaches, quick=quick, device=device, progress=progress, ft_values=ft_values,
           rag_config=rag_config, listeners=listeners)
     evaluate_run(run, corpus, approaches, quick=quick, probes=probe_items, probes_source=probes, device=device,
                  judge=judge, progress=progress)
@@ -77,9 +77,10 @@ def _load_probes(path: str | None) -> list[dict] | None:
     return load_probes(path)
 
 
-def build(run, corpus, approaches, quick: bool, device: str, progress=None, ft_config=None, rag_config=None,
-          listeners=()) -> None:
-    """Build what is missing for `approaches` (a stage already done is kept)."""
+def build(run, corpus, approaches, quick: bool, device: str, progress=None, ft_values: dict | None = None,
+          rag_config=None, listeners=()) -> None:
+    """Build what is missing for `approaches` (a stage already done is kept). `ft_values`: the
+    user's fine-tuning knobs (flags / TOML keys) over each approach's own profile (ft or hybrid)."""
     if any(a in ("rag", "hybrid") for a in approaches) and run.stage("rag").get("status") != "done":
         from .rag import build_index
         from .rag import rag_config as make_rag_config
@@ -88,9 +89,9 @@ def build(run, corpus, approaches, quick: bool, device: str, progress=None, ft_c
         build_index(run, corpus, rag_config or make_rag_config(quick=quick), device=device)
     for approach in ("ft", "hybrid"):
         if approach in approaches and run.stage(approach).get("status") != "done":
-            from .finetune import FinetuneConfig, build_adapter
+            from .finetune import build_adapter, finetune_config
 
-            cfg = ft_config or (FinetuneConfig.quick() if quick else FinetuneConfig())
+            cfg = finetune_config(ft_values or {}, quick=quick, approach=approach)
             _say(progress, f"fine-tuning the {approach} adapter ({'quick profile' if quick else 'full profile'})")
             kwargs = {}
             if approach == "hybrid":

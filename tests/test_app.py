@@ -209,6 +209,7 @@ async def test_cancel_stops_a_build(tmp_path, tiny_llm_path, tiny_embedder_path)
         app.screen.query_one("#base-model", Input).value = str(tiny_llm_path)
         app.screen.query_one("#embedding-model", Input).value = str(tiny_embedder_path)
         app.screen.query_one("#chunk-tokens", Input).value = "64"
+        app.screen.query_one("#max-steps", Input).value = "5000"  # still training when x arrives
         app.screen.query_one("#runs").focus()  # b in an Input would be typed, not a key binding
         await pilot.press("b")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "BuildScreen")

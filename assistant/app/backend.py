@@ -18,7 +18,7 @@ from ..errors import UserError
 PARTS = {
     "check": ("assistant.corpus", "check_corpus", "counts from loading it; the corpus check"),
     "ft": ("assistant.finetune", "build_adapter", "LoRA fine-tuning"),
-    "hybrid": ("assistant.hybrid", "build_hybrid", "the hybrid (RAFT) builder"),
+    "hybrid": ("assistant.finetune", "raft_examples", "the hybrid (RAFT) builder"),
     "rag": ("assistant.rag", "build_index", "the RAG index"),
     "compare": ("assistant.pipeline", "evaluate_run", "evaluation and the recommendation"),
 }
@@ -107,12 +107,11 @@ def rag_config(settings: BuildSettings):
     return rag_config(values, quick=settings.quick)
 
 
-def finetune_config(settings: BuildSettings):
-    from ..finetune import FinetuneConfig
+def finetune_config(settings: BuildSettings, approach: str = "ft"):
+    from ..finetune import finetune_config
 
-    config = FinetuneConfig.quick() if settings.quick else FinetuneConfig()
-    return FinetuneConfig(**{**config.model_dump(), "rank": settings.lora_rank, "epochs": settings.epochs,
-                             "max_steps": settings.max_steps})  # validated again, unlike model_copy
+    return finetune_config({"rank": settings.lora_rank, "epochs": settings.epochs, "max_steps": settings.max_steps},
+                           quick=settings.quick, approach=approach)
 
 
 def build_rag(run, corpus, settings: BuildSettings, progress: Callable[[int, int, str], None],
@@ -141,11 +140,9 @@ def build_adapter(run, corpus, settings: BuildSettings, approach: str, on_progre
         def on_progress(self, p) -> None:
             on_progress(p)
 
-    if approach == "hybrid":
-        return part("hybrid")(run, corpus, finetune_config(settings), device=settings.device,
-                              callbacks=[Listener()], cancel=cancel)
-    return part("ft")(run, corpus, finetune_config(settings), approach="ft", device=settings.device,
-                      callbacks=[Listener()], cancel=cancel)
+    examples = part("hybrid")(run, corpus, device=settings.device) if approach == "hybrid" else None
+    return part("ft")(run, corpus, finetune_config(settings, approach), approach=approach, device=settings.device,
+                      callbacks=[Listener()], cancel=cancel, examples=examples)
 
 
 def evaluate(run, corpus, settings: BuildSettings, built: list[str], progress: Callable[[str], None]) -> dict:
