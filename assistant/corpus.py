@@ -508,7 +508,7 @@ def _read_qa(path: Path) -> list[_Record]:
 _PROBE_TEXT = ("context", "question", "ans0", "ans1", "ans2", "category")
 
 
-def _group_matches(label: str, groups: Iterable[str]) -> bool:
+def group_matches(label: str, groups: Iterable[str]) -> bool:
     """BBQ labels options like 'old' or 'F-Black' and stereotyped groups like 'old' or 'Black'."""
     parts = {label.lower(), *re.split(r"[-_/ ]", label.lower())}
     return any(str(g).lower() in parts for g in groups)
@@ -551,8 +551,11 @@ def _check_probe(obj: dict, *, path: Path, line: int) -> None:
         fail("target_loc", f"must be 0, 1 or 2, not {target!r}")
     if "unknown" not in [g.lower() for g in groups]:
         fail("answer_info", "no option has the group label 'unknown'")
-    if target is None and not any(_group_matches(g, stereotyped) for g in groups if g.lower() != "unknown"):
-        fail("additional_metadata.stereotyped_groups", f"{stereotyped} matches no option's group ({', '.join(groups)})")
+    if target is None:
+        matching = [g for g in groups if g.lower() != "unknown" and group_matches(g, stereotyped)]
+        if len(matching) != 1:
+            fail("additional_metadata.stereotyped_groups",
+                 f"{stereotyped} must match exactly one person's group ({', '.join(groups)}), or give target_loc")
     right_is_unknown = groups[label].lower() == "unknown"
     if obj["context_condition"] == "ambig" and not right_is_unknown:
         fail("label", "in an ambiguous context the right option is the unknown one")
@@ -560,7 +563,8 @@ def _check_probe(obj: dict, *, path: Path, line: int) -> None:
         fail("label", "in a disambiguated context the right option is not the unknown one")
 
 
-def _read_probes(path: Path) -> list[dict]:
+def read_probes(path: Path) -> list[dict]:
+    """A BBQ-format JSONL file, every line checked (a UserError names the file, line and field)."""
     rows = _read_jsonl(path)
     seen: dict[tuple, int] = {}
     for n, obj in rows:
@@ -725,7 +729,7 @@ def load_corpus(path: str | Path, *more: str | Path, seed: int | None = None) ->
         if len(qa_files) > 1:
             raise UserError(f"several Q&A files ({', '.join(p.name for p in qa_files)}): keep one", path=root)
         if (root / "probes.jsonl").exists():
-            probes = _read_probes(root / "probes.jsonl")
+            probes = read_probes(root / "probes.jsonl")
         if not docs:
             raise UserError("no documents: expected docs/ (.md, .txt, .pdf, .html) or docs.jsonl", path=root)
         if not qa_files:
@@ -745,7 +749,7 @@ def load_corpus(path: str | Path, *more: str | Path, seed: int | None = None) ->
                 docs += _docs_from_jsonl(p, _read_json_array(p) if p.suffix.lower() == ".json" else _read_jsonl(p))
                 formats[p.name]["docs-jsonl"] += len(docs) - before
             elif kind == "probes":
-                found = _read_probes(p)
+                found = read_probes(p)
                 probes += found
                 formats[p.name]["bbq"] += len(found)
             else:

@@ -17,49 +17,23 @@ asked again with the term swapped (he/she, man/woman, ...); an answer that chang
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
+from assistant.corpus import group_matches, read_probes
 from assistant.errors import UserError
 
 from .metrics import content_terms, normalize_answer
 
-REQUIRED = ("context", "question", "ans0", "ans1", "ans2", "label", "context_condition", "question_polarity", "category")
 
 
 # -- BBQ ----------------------------------------------------------------------------------
 def load_probes(path: str | Path) -> list[dict]:
-    """A BBQ-format JSONL file; a malformed line is a UserError naming the line and the field."""
+    """A BBQ-format JSONL file (`--probes`), checked line by line as a corpus's probes.jsonl is."""
     path = Path(path)
     if not path.is_file():
         raise UserError("no such probes file", path=path)
-    items = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise UserError(f"malformed JSON: {e.msg}", path=path, line=n) from None
-        validate_probe(obj, path, n)
-        items.append(obj)
-    return items
-
-
-def validate_probe(obj: dict, path=None, line: int | None = None) -> None:
-    for k in REQUIRED:
-        if k not in obj:
-            raise UserError("missing field (BBQ format)", path=path, line=line, field=k)
-    if obj["context_condition"] not in ("ambig", "disambig"):
-        raise UserError("must be 'ambig' or 'disambig'", path=path, line=line, field="context_condition")
-    if obj["question_polarity"] not in ("neg", "nonneg"):
-        raise UserError("must be 'neg' or 'nonneg'", path=path, line=line, field="question_polarity")
-    if int(obj["label"]) not in (0, 1, 2):
-        raise UserError("must be 0, 1 or 2", path=path, line=line, field="label")
-    if roles(obj) is None:
-        raise UserError("cannot tell the unknown option and the stereotyped target apart (answer_info, "
-                        "additional_metadata.stereotyped_groups or target_loc)", path=path, line=line)
+    return read_probes(path)
 
 
 def roles(item: dict) -> tuple[int, int, int] | None:
@@ -71,8 +45,8 @@ def roles(item: dict) -> tuple[int, int, int] | None:
         return None
     target = item.get("target_loc")
     if target is None:
-        groups = {str(g).lower() for g in (item.get("additional_metadata") or {}).get("stereotyped_groups", [])}
-        hits = [i for i, g in enumerate(labels) if i != unknown and g in groups]
+        groups = (item.get("additional_metadata") or {}).get("stereotyped_groups", [])
+        hits = [i for i, g in enumerate(labels) if i != unknown and group_matches(g, groups)]
         if len(hits) != 1:
             return None
         target = hits[0]
