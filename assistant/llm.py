@@ -195,29 +195,32 @@ class LLM:
         """Sum of log-probabilities of each option's tokens after `prompt`, with the token count.
 
         As lm-evaluation-harness scores multiple choice: the option is a continuation of the
-        prompt; a small model that knows the answer but rambles still ranks it first.
+        prompt; a small model that knows the answer but rambles still ranks it first. The prompt
+        (often a long RAG prompt) is run once and its KV cache shared by every option, so three
+        options cost about one prompt, not three.
         """
         import torch
 
         tok = self.tokenizer
         prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-        seqs, spans = [], []
-        for opt in options:
-            opt_ids = tok(opt, add_special_tokens=False)["input_ids"] or [tok.eos_token_id]
-            seqs.append(prompt_ids + opt_ids)
-            spans.append((len(prompt_ids), len(prompt_ids) + len(opt_ids)))
-        width = max(len(s) for s in seqs)
+        opt_ids = [tok(opt, add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for opt in options]
+        n, width = len(opt_ids), max(len(o) for o in opt_ids)
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        ids = torch.tensor([s + [pad] * (width - len(s)) for s in seqs], device=self.device)
-        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=self.device)
+        ids = torch.tensor([o + [pad] * (width - len(o)) for o in opt_ids], device=self.device)
+        mask = torch.tensor([[1] * (len(prompt_ids) + len(o)) + [0] * (width - len(o)) for o in opt_ids],
+                            device=self.device)
         with self._lock, torch.inference_mode(), autocast_for(self.device):
-            logits = self.model(input_ids=ids, attention_mask=mask).logits.float()
+            head = self.model(input_ids=torch.tensor([prompt_ids], device=self.device), use_cache=True)
+            cache = head.past_key_values
+            cache.batch_repeat_interleave(n)
+            tail = self.model(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=False)
+        # position 0 of an option is predicted by the prompt's last logits, position j by option token j-1
+        logits = torch.cat([head.logits[:, -1:].float().expand(n, 1, -1), tail.logits[:, :-1].float()], dim=1)
         logp = torch.log_softmax(logits, dim=-1)
         result = []
-        for row, (a, b) in enumerate(spans):
-            targets = ids[row, a:b]
-            lp = logp[row, a - 1:b - 1].gather(-1, targets.unsqueeze(-1)).sum().item()
-            result.append((lp, b - a))
+        for row, o in enumerate(opt_ids):
+            lp = logp[row, torch.arange(len(o)), torch.tensor(o)].sum().item()
+            result.append((lp, len(o)))
         return result
 
 

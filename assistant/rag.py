@@ -218,6 +218,17 @@ def _fingerprint_docs(chunks: Iterable[Chunk]) -> str:
 
 
 @functools.lru_cache(maxsize=1)
+def _bm25s():
+    """bm25s, with its logger put back to warnings: it sets its own to DEBUG on import."""
+    import logging
+
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
+@functools.lru_cache(maxsize=1)
 def _stemmer():
     """English Snowball stemmer for BM25, so "lodged" matches "lodge" (PyStemmer, as bm25s advises)."""
     import Stemmer
@@ -328,8 +339,7 @@ class RagIndex:
         """(retriever, chunk ids in its order). Rebuilt from the chunks, not saved: bm25s indexes
         thousands of chunks in well under a second, and one source of truth cannot disagree."""
         if self._bm25 is None:
-            import bm25s
-
+            bm25s = _bm25s()
             ids = list(self.chunks)
             retriever = bm25s.BM25()
             texts = [f"{self.chunks[i].title}\n{self.chunks[i].text}" for i in ids]
@@ -352,8 +362,7 @@ class RagIndex:
                 for row_i, row_s in zip(ids, scores)]
 
     def _sparse(self, questions: list[str], depth: int) -> list[list[tuple[int, float]]]:
-        import bm25s
-
+        bm25s = _bm25s()
         retriever, ids = self.bm25()
         if not ids:
             return [[] for _ in questions]

@@ -27,6 +27,24 @@ def test_option_logprobs_rank_options(tiny_llm):
     assert len(scores) == 3 and all(lp < 0 and n >= 1 for lp, n in scores)
 
 
+def test_option_logprobs_share_the_prompt_and_match_full_forward_passes(tiny_llm):
+    """The prompt's KV cache is shared by the options: same scores as one full pass per option."""
+    import torch
+
+    prompt = tiny_llm.chat_prompt("A 70-year-old and a 25-year-old called support. Who forgot the password?")
+    options = ["The 70-year-old", "The 25-year-old", "Cannot be determined"]
+    tok = tiny_llm.tokenizer
+    p = tok(prompt, add_special_tokens=False)["input_ids"]
+    expected = []
+    for opt in options:
+        o = tok(opt, add_special_tokens=False)["input_ids"]
+        with torch.inference_mode():
+            logp = torch.log_softmax(tiny_llm.model(input_ids=torch.tensor([p + o])).logits.float(), -1)[0]
+        expected.append(sum(logp[len(p) + j - 1, t].item() for j, t in enumerate(o)))
+    got = [lp for lp, _ in tiny_llm.option_logprobs(prompt, options)]
+    assert got == pytest.approx(expected, abs=1e-4)
+
+
 def test_tiny_embedder_normalised(tiny_embedder):
     v = tiny_embedder.encode(["refund policy", "upload limit", ""])
     assert v.shape == (3, tiny_embedder.dim) and v.dtype == np.float32
