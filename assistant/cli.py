@@ -578,7 +578,9 @@ def cmd_report(args) -> int:  # owner: harness (issue 8)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="assistant", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="assistant", description="Build a domain assistant two ways (LoRA "
+                                     "fine-tuning and FAISS + BM25 retrieval), score both with one harness, recommend "
+                                     "one, and chat with it. With no command: the terminal app.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("models", help="show which base and embedding models resolve, and load them")
