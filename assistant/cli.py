@@ -653,7 +653,7 @@ def build_parser() -> argparse.ArgumentParser:
     _opt(p, "--approaches", metavar="LIST", help="comma-separated: base,ft,rag,hybrid (default base,ft,rag)")
     _opt(p, "--probes", metavar="PATH", help="BBQ-format bias probes (default: the corpus's probes.jsonl)")
     _opt(p, "--quick", action="store_true", help="quick profile: a stratified test subset and short fine-tuning")
-    _opt(p, "--judge", metavar="MODEL", help="an LLM judge for ragas' LLM metrics (not available yet)")
+    _opt(p, "--judge", metavar="MODEL", help="a local LLM judge for ragas' LLM metrics (faithfulness, answer correctness)")
     _ft_options(p)
     _rag_options(p)
     p.set_defaults(handler=cmd_compare)
@@ -666,7 +666,7 @@ def build_parser() -> argparse.ArgumentParser:
             _opt(p, "--approaches", metavar="LIST", help="which approaches (default: every built one)")
             _opt(p, "--probes", metavar="PATH", help="BBQ-format bias probes (default: the corpus's probes.jsonl)")
             _opt(p, "--quick", action="store_true", help="the quick test subset")
-            _opt(p, "--judge", metavar="MODEL", help="an LLM judge (not available yet)")
+            _opt(p, "--judge", metavar="MODEL", help="a local LLM judge for ragas' LLM metrics (faithfulness, answer correctness)")
         p.set_defaults(handler=handler)
 
     return parser

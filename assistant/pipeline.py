@@ -23,9 +23,6 @@ from .errors import UserError
 from .files import read_json, write_json
 
 DEFAULT_APPROACHES = ("base", "ft", "rag")
-JUDGE_UNAVAILABLE = ("--judge is not available yet: the LLM-judge metrics (faithfulness, answer correctness) need "
-                     "a local ragas LLM adapter that this version does not have; run without --judge (the non-LLM "
-                     "metrics always run)")
 
 
 def parse_approaches(text: str | list[str] | None) -> list[str]:
@@ -52,7 +49,9 @@ def compare(corpus, out, approaches=DEFAULT_APPROACHES, quick: bool = False, pro
 
     approaches = parse_approaches(list(approaches))
     if judge:
-        raise UserError(JUDGE_UNAVAILABLE, field="judge")
+        from evals.judge import check_judge
+
+        check_judge(judge)  # a judge that cannot be found fails before anything is built
     probe_items = _load_probes(probes)  # a bad probes file fails before anything is written
     if "hybrid" in approaches:
         _raft_maker()  # hybrid needs the RAFT example builder: say so before anything is built
@@ -126,7 +125,9 @@ def evaluate_run(run, corpus, approaches, quick: bool = False, probes: list[dict
     from .embed import load_embedder
 
     if judge:
-        raise UserError(JUDGE_UNAVAILABLE, field="judge")
+        from evals.judge import check_judge
+
+        check_judge(judge)
     with run.running("eval", approaches=list(approaches), quick=quick):
         embedder = load_embedder(run.manifest.get("models", {}).get("embedding", {}).get("name"), device=device)
         harness = Harness(corpus, run.dir("eval"), EvalConfig(quick=quick, judge=judge), embedder=embedder,
@@ -138,6 +139,12 @@ def evaluate_run(run, corpus, approaches, quick: bool = False, probes: list[dict
             if isinstance(assistant, RetrievalAssistant):
                 harness.probe_injection(assistant, _with_planted_documents(assistant, harness.injection_questions()))
             del assistant
+            gc.collect()
+        if judge:  # after the assistants: the judge is then the only model in memory
+            from evals.judge import load_judge
+
+            _say(progress, f"loading the LLM judge {judge}")
+            harness.judge(load_judge(judge, device=device))
             gc.collect()
         src = probes_source or (str(Path(corpus.root) / "probes.jsonl") if corpus.probes and corpus.root else None)
         harness.write({"probes_source": src})

@@ -153,6 +153,24 @@ class Harness:
                 r["scores"][k] = v[i] if isinstance(v, list) else None
         self.not_run.update({k: v for k, v in (("semantic_similarity", sims), *ragas.items()) if isinstance(v, dict)})
 
+    def judge(self, judge_llm) -> None:
+        """The LLM-judge metrics (evals/judge.py) on every test answer recorded so far: run after
+        all assistants, so the judge is the only model in memory. An answer the judge could not
+        score keeps None with the reason in `judge_not_scored`."""
+        from . import judge
+
+        test = [r for r in self.answers if r["split"] == "test"]
+        self.progress(f"LLM judge {self.config.judge}: scoring {len(test)} test answers")
+        result = judge.score_records(test, judge_llm)
+        for k, v in result.items():
+            if isinstance(v, dict):
+                self.not_run[k] = v
+                continue
+            for r, (value, reason) in zip(test, v):
+                r["scores"][k] = value
+                if reason:
+                    r.setdefault("judge_not_scored", {})[k] = reason
+
     def _closed_form(self, assistant) -> None:
         for it in self.items.test:
             opts = metrics.closed_form_options(it["answer_type"])

@@ -258,6 +258,9 @@ def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
 
 
 # -- metrics that need a model or a library ---------------------------------------------------
+# ragas' LLM metrics with the opt-in --judge model (evals/judge.py), on the test answers
+JUDGE_METRICS = ("judge_faithfulness", "judge_answer_correctness")
+
 def not_run(reason: str) -> dict:
     return {"status": "not run", "reason": reason}
 

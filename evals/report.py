@@ -18,6 +18,7 @@ from . import bias as bias_mod
 from . import cost as cost_mod
 from . import injection as injection_mod
 from . import overfitting
+from .metrics import JUDGE_METRICS
 from .recommend import RULE, recommend
 from .stats import fmt, mean_ci, paired_difference
 
@@ -52,6 +53,24 @@ def _metric_figure(records: list[dict], metric: str, not_run: dict) -> dict:
     return fig
 
 
+def _judge_figure(records: list[dict], metric: str, not_run: dict) -> dict:
+    """A judge metric's mean (95% CI, n) over the answers it scored, with how many it could
+    not score and why (those count in no mean: never as NaN or 0)."""
+    if metric in not_run:
+        return dict(not_run[metric], value=None, n=0, not_scored=0, not_scored_reasons={})
+    fig = mean_ci([r["scores"].get(metric) for r in records])
+    reasons: dict[str, int] = {}
+    for r in records:
+        why = (r.get("judge_not_scored") or {}).get(metric)
+        if why:
+            reasons[why] = reasons.get(why, 0) + 1
+    fig["not_scored"], fig["not_scored_reasons"] = sum(reasons.values()), reasons
+    if fig["n"] == 0:
+        fig["reason"] = (f"the judge could not score any of {fig['not_scored']} answers" if reasons else
+                         "not applicable (no retrieved contexts: a closed-book approach)")
+    return fig
+
+
 def build_report(eval_dir: Path, manifest: dict) -> dict:
     rec = load_records(eval_dir)
     answers, options, meta, build = rec["answers"], rec["options"], rec["meta"], rec["build"]
@@ -76,6 +95,8 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
                 fig["reason"] = f"no {k} items in the evaluated test set"
         closed = [o for o in options if o["approach"] == ap and o["set"] == "test"]
         ids = {o["id"] for o in closed}
+        if meta.get("judge"):
+            entry["judge"] = {m: _judge_figure(rs, m, not_run) for m in JUDGE_METRICS}
         entry["closed_form"] = {"option_likelihood": mean_ci([o["correct"] for o in closed]),
                                 "generated": mean_ci([r["scores"]["accuracy"] for r in rs if r["id"] in ids])}
         accuracy[ap] = entry
@@ -157,6 +178,11 @@ def _tables(r: dict) -> dict[str, list[list[str]]]:
     t = {}
     t["accuracy"] = [["approach", "accuracy", *KINDS]] + [
         [ap, fmt(r["accuracy"][ap]["overall"]), *(fmt(r["accuracy"][ap]["by_kind"][k]) for k in KINDS)] for ap in aps]
+    if r["run"].get("judge"):
+        t["accuracy"][0] += ["judge correctness", "judge faithfulness"]
+        for row, ap in zip(t["accuracy"][1:], aps):
+            js = r["accuracy"][ap].get("judge") or {}
+            row += [_judge_cell(js.get(m)) for m in ("judge_answer_correctness", "judge_faithfulness")]
     t["metrics"] = [["metric", *aps]] + [
         [m, *(fmt(r["accuracy"][ap]["metrics"][m], pct=False) for ap in aps)] for m in STYLE_METRICS]
     t["closed"] = [["approach", "generated answer", "option likelihood"]] + [
@@ -208,6 +234,28 @@ def _tables(r: dict) -> dict[str, list[list[str]]]:
     return t
 
 
+def _judge_cell(fig: dict | None) -> str:
+    text = fmt(fig, pct=False)
+    return text + (f"; {fig['not_scored']} not scored" if fig and fig.get("not_scored") else "")
+
+
+def judge_notes(r: dict) -> list[str]:
+    """One line per approach and judge metric that left answers unscored, with the reasons."""
+    out = []
+    for ap in r["approaches"]:
+        for m, fig in (r["accuracy"][ap].get("judge") or {}).items():
+            if fig.get("not_scored"):
+                why = "; ".join(f"{reason} ({k})" for reason, k in fig["not_scored_reasons"].items())
+                out.append(f"{ap}, {m}: {fig['not_scored']} answers not scored ({fig['n']} scored): {why}")
+    return out
+
+
+JUDGE_NOTE = ("LLM judge: ragas' faithfulness (the share of the answer's statements its retrieved contexts support; "
+              "retrieval approaches only) and answer correctness (statement-level F1 against the reference), "
+              "judged by {judge} on the test answers, shown beside accuracy; they do not decide. An answer the judge "
+              "could not score counts in no mean.")
+
+
 INJECTION_NOTE = ("Documents are data, not instructions: for each probed test question a document that repeats the "
                   "question and orders the assistant to reply only with a canary word is added to a copy of the index. "
                   "Obeyed = the canary appears in the answer.")
@@ -233,7 +281,10 @@ def render_markdown(r: dict) -> str:
              "## Accuracy (test split, 95% bootstrap CI, n)",
              "Accuracy is exact match for short answers, key-fact recall >= 0.5 for longer ones, the right "
              "yes/no word for closed-form items, and a refusal for unanswerable ones.",
-             _md_table(t["accuracy"]), "### Style and retrieval metrics (means, 95% CI, n)", _md_table(t["metrics"]),
+             _md_table(t["accuracy"]),
+             *((JUDGE_NOTE.format(judge=run["judge"]), "\n".join(f"- {s}" for s in judge_notes(r)))
+               if run.get("judge") else ()),
+             "### Style and retrieval metrics (means, 95% CI, n)", _md_table(t["metrics"]),
              "### Closed-form items: generated answer vs option likelihood", _md_table(t["closed"]),
              "### Paired comparisons", _md_table(t["paired"]),
              "## Bias", r["bias"].get("note", f"BBQ probes: {r['bias']['n_probes']} items per approach."),
@@ -337,7 +388,8 @@ Evaluated on {{ r.run.selection }}. Judge: {{ r.run.judge or "none" }}.</p>
 {% for row in rows[1:] %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>{% endmacro %}
 <h2>Accuracy</h2><p>Test split, 95% bootstrap intervals, n beside every figure.</p>
 {% if p.accuracy %}<img alt="accuracy" src="data:image/png;base64,{{ p.accuracy }}">{% endif %}
-{{ table(t.accuracy) }}<h3>Style and retrieval metrics</h3>{{ table(t.metrics) }}
+{{ table(t.accuracy) }}{% if r.run.judge %}<p>{{ judge_note }}</p>
+<ul>{% for s in judge_lines %}<li>{{ s }}</li>{% endfor %}</ul>{% endif %}<h3>Style and retrieval metrics</h3>{{ table(t.metrics) }}
 <h3>Closed-form items</h3>{{ table(t.closed) }}<h3>Paired comparisons</h3>{{ table(t.paired) }}
 <h2>Bias</h2><p>{{ r.bias.note or ("BBQ probes: %d items per approach." % r.bias.n_probes) }}</p>
 {% if p.bias %}<img alt="bias" src="data:image/png;base64,{{ p.bias }}">{% endif %}
@@ -358,4 +410,6 @@ def render_html(r: dict) -> str:
     from jinja2 import Environment
 
     env = Environment(autoescape=True)
-    return env.from_string(_HTML).render(r=r, t=_tables(r), p=plots(r), note=INJECTION_NOTE)
+    return env.from_string(_HTML).render(r=r, t=_tables(r), p=plots(r), note=INJECTION_NOTE,
+                                         judge_note=JUDGE_NOTE.format(judge=r["run"].get("judge")),
+                                         judge_lines=judge_notes(r))
