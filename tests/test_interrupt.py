@@ -57,7 +57,7 @@ def reference(tmp_path_factory, tiny_llm_path):
     return corpus, load_file(str(only_run(tmp / "runs") / "ft" / "adapter" / "adapter_model.safetensors"))
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "term", "kill"])
 def test_killed_build_resumes_to_the_same_adapter(tmp_path, tiny_llm_path, reference, sig):
     corpus, reference = reference
     env = ENV
@@ -77,6 +77,8 @@ def test_killed_build_resumes_to_the_same_adapter(tmp_path, tiny_llm_path, refer
     assert "Traceback" not in err
     run = only_run(out)
     assert not (run / "ft" / "adapter" / "adapter_model.safetensors").exists()  # nothing half-made passes as done
+    if sig != signal.SIGKILL:  # a signal we can catch leaves the stage marked, not "running"
+        assert json.loads((run / "manifest.json").read_text())["stages"]["ft"]["status"] == "interrupted"
 
     # resume: same flags plus --run RUN --resume
     res = subprocess.run(build_cmd(corpus, tiny_llm_path, out, "--run", run.name, "--resume"), env=env,
