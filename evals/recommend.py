@@ -150,6 +150,12 @@ def recommend(report: dict) -> dict:
     if not meta.get("judge"):
         caveats.append("No LLM judge was used: accuracy is exact match / key-fact recall / refusal, not a judged "
                        "correctness.")
+    else:
+        unscored = sum(fig.get("not_scored", 0) for ap in aps
+                       for fig in (report["accuracy"][ap].get("judge") or {}).values())
+        if unscored:
+            caveats.append(f"The judge ({meta['judge']}) could not score {unscored} answer-metric pairs; its "
+                           f"figures cover only the answers it scored.")
     nr = report.get("metrics_not_run") or {}
     if nr:
         caveats.append("Metrics not run: " + "; ".join(f"{k} ({v.get('reason')})" for k, v in nr.items()) + ".")

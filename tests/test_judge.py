@@ -116,6 +116,7 @@ def test_a_judge_without_json_leaves_answers_not_scored_with_the_reason(tmp_path
     assert "not run (the judge could not score any of 5 answers); 5 not scored" in md
     assert not re.search(r"\bnan\b", md.lower())  # no NaN figure anywhere
     assert "5 answers not scored" in render_html(report)
+    assert any("could not score" in c for c in report["recommendation"]["caveats"])  # said where it is read
     records = [json.loads(line) for line in (tmp_path / "eval" / "answers.jsonl").read_text().splitlines()]
     judged = [r for r in records if r["split"] == "test"]
     assert all(r["scores"]["judge_answer_correctness"] is None and r["judge_not_scored"] for r in judged)
