@@ -183,6 +183,8 @@ async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedd
         assert turn.box("rag").text and turn.box("rag").pieces > 1, "the answer streamed in, piece by piece"
         sources = chat.query_one("#sources", DataTable)
         assert sources.row_count >= 1
+        score, approach, _, _ = sources.get_row_at(0)  # score first: a narrow screen cuts the title
+        assert (approach, score) == ("rag", f"{chat.contexts[0][1].score:.3f}")
         assert {c.doc_id for _, c in chat.contexts} <= set(DOCS)
         assert "chunk" in str(chat.query_one("#source-text").render())
         # compare: one question, every approach's answer side by side

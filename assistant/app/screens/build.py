@@ -25,6 +25,16 @@ TITLES = {"ft": "Fine-tuning (LoRA)", "rag": "RAG (FAISS + BM25)", "hybrid": "Hy
 ORDER = ("rag", "ft", "hybrid")
 
 
+def summary_line(summary: dict) -> str:
+    """The fine-tuning builder's summary as one readable log line."""
+    parts = [f"{summary.get('steps')} steps"]
+    if summary.get("best_val_loss") is not None:
+        parts.append(f"best val loss {summary['best_val_loss']:.4f} at step {summary.get('best_step')}")
+    if summary.get("tokens_per_s") is not None:
+        parts.append(f"{summary['tokens_per_s']:.0f} tokens/s")
+    return ", ".join(parts)
+
+
 class BuildScreen(Screen):
     BINDINGS = [
         Binding("x", "cancel", "Cancel build"),
@@ -164,8 +174,7 @@ class BuildScreen(Screen):
                 summary = backend.build_adapter(self.current_run, corpus, self.settings, approach, on_progress,
                                                 self.cancel_event)
                 if summary:
-                    call(panel.log_line, f"{summary.get('steps')} steps, best val loss "
-                                         f"{summary.get('best_val_loss')}, {summary.get('tokens_per_s')} tokens/s")
+                    call(panel.log_line, summary_line(summary))
         except (Cancelled, KeyboardInterrupt):  # finetune raises TrainingInterrupted (a KeyboardInterrupt)
             if self.current_run.stage(approach).get("status") != "interrupted":
                 self.current_run.set_stage(approach, "interrupted")
@@ -189,8 +198,16 @@ class BuildScreen(Screen):
             return
         call(self._eval, "evaluating base (the reference) and " + ", ".join(built) + "…")
 
+        # The harness reports in words, each line led by the approach it is on ("ft: bias probes");
+        # the bar moves one step per approach evaluated, never back (the injection probe comes last).
+        order = ["base"] + built
+        reached = {"done": 0}
+
         def progress(message: str):
-            call(self._eval, f"evaluating: {message}")
+            on = next((i for i, a in enumerate(order) if message.startswith(f"{a}:")), None)
+            if on is not None:
+                reached["done"] = max(reached["done"], on)
+            call(self._eval, f"evaluating: {message}", reached["done"], len(order))
 
         try:
             backend.evaluate(self.current_run, corpus, self.settings, built, progress)

@@ -47,7 +47,7 @@ class ChatScreen(Screen):
 
     def on_mount(self) -> None:
         self.sub_title = f"chat · {self.current_run.manifest['corpus']['name']}"
-        self.query_one("#sources", DataTable).add_columns("from", "document", "chunk", "score")
+        self.query_one("#sources", DataTable).add_columns("score", "from", "chunk", "document")
         self.contexts: list[tuple[str, object]] = []
         for question, answers in self.history():  # earlier turns of this session
             turn = Turn(question, list(answers))
@@ -84,7 +84,8 @@ class ChatScreen(Screen):
         table = self.query_one("#sources", DataTable)
         for c in contexts:
             self.contexts.append((approach, c))
-            table.add_row(approach, c.title or c.doc_id, str(c.chunk_id), f"{c.score:.3f}")
+            # The long title goes last, so a narrow terminal cuts the title, not the score.
+            table.add_row(f"{c.score:.3f}", approach, str(c.chunk_id), c.title or c.doc_id)
         if not contexts and approach in ("base", "ft"):
             self.query_one("#source-text", Static).update(Text(f"{approach} answers from its weights alone: no sources", style="italic"))
 

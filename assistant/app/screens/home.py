@@ -17,6 +17,7 @@ from ..backend import BuildSettings
 DOMAINS = ("support", "legal", "medical")
 FOLDER = "folder"
 RETRIEVAL_MODES = ("hybrid", "dense", "bm25")
+STAGE_MARKS = {"done": "✓", "failed": "✗", "interrupted": "⏸", "running": "…", "pending": "·"}
 
 
 class HomeScreen(Screen):
@@ -83,7 +84,7 @@ class HomeScreen(Screen):
     def on_mount(self) -> None:
         self.title = "assistant"
         self.sub_title = "fine-tune or retrieve?"
-        self.query_one("#runs", DataTable).add_columns("run", "corpus", "approaches", "stages", "recommended")
+        self.query_one("#runs", DataTable).add_columns("run", "corpus", "recommended", "stages")
         self._show_parts()
         self._apply_profile(quick=True)
         self.action_refresh_runs()
@@ -181,10 +182,11 @@ class HomeScreen(Screen):
             self.notify(f"cannot read the run registry: {e}", severity="error")
             return
         for r in rows:
-            stages = " ".join(f"{k}:{v}" for k, v in (r.get("stages") or {}).items()) or "-"
+            # compact, so the row fits 80 columns: "rag ✓ ft ✓ eval ✓"
+            stages = " ".join(f"{k} {STAGE_MARKS.get(v, v)}" for k, v in (r.get("stages") or {}).items()) or "-"
             rec = r.get("recommendation")
             rec = rec.get("winner") or "" if isinstance(rec, dict) else (rec or "")
-            table.add_row(r["id"], r["corpus"], ",".join(r.get("approaches") or []), stages, rec, key=r["path"])
+            table.add_row(r["id"], r["corpus"], rec or "-", stages, key=r["path"])
 
     def _selected_run(self):
         from ...runs import Run

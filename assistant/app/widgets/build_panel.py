@@ -32,7 +32,7 @@ class BuildPanel(Vertical):
         yield Label("", classes="eta")
         if self.with_plot:
             yield LossPlot(classes="loss")
-        yield RichLog(classes="log", wrap=True, markup=False, max_lines=500)
+        yield RichLog(classes="log", wrap=True, markup=False, max_lines=500, min_width=20)  # default 78 cuts half-width logs
 
     def set_state(self, text: str, css: str = "") -> None:
         label = self.query_one(".state", Label)

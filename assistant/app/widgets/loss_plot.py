@@ -33,4 +33,8 @@ class LossPlot(PlotextPlot):
             plt.plot([s for s, _ in self.train], [v for _, v in self.train], label="train", marker="braille")
         if self.val:
             plt.plot([s for s, _ in self.val], [v for _, v in self.val], label="val", marker="braille")
+        steps = [s for s, _ in self.train + self.val]
+        if steps:  # whole-number step ticks; plotext would label 6.8, 12.5, ...
+            lo, hi = min(steps), max(steps)
+            plt.xticks(sorted({round(lo + (hi - lo) * i / 4) for i in range(5)}))
         self.refresh()
