@@ -223,3 +223,41 @@ async def test_cancel_stops_a_build(tmp_path, tiny_llm_path, tiny_embedder_path)
         assert "cancelled" in str(build.query_one("#eval-state").render())
         await pilot.press("escape")
         assert type(app.screen).__name__ == "HomeScreen"
+
+
+@run_async
+@pytest.mark.skipif(backend.part("rag") is None or backend.part("compare") is None,
+                    reason="needs the RAG builder and the harness")
+async def test_cancel_stops_the_evaluation(tmp_path, tiny_llm_path, tiny_embedder_path, monkeypatch):
+    """x during the evaluation stops it at the harness's next step: stage interrupted, no report."""
+    from textual.widgets import Checkbox, Input
+
+    real_evaluate = backend.evaluate
+
+    def evaluate_held_at_first_step(run, corpus, settings, built, progress, cancel=None):
+        def held(message):  # the harness waits at its first report until the person presses x
+            progress(message)
+            cancel.wait(30)
+        return real_evaluate(run, corpus, settings, built, held, cancel)
+
+    monkeypatch.setattr(backend, "evaluate", evaluate_held_at_first_step)
+    corpus = write_tiny_corpus(tmp_path / "corpus")
+    app = AssistantApp(out=str(tmp_path / "runs"), device="cpu")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await choose_folder(pilot, app, str(corpus))
+        app.screen.query_one("#base-model", Input).value = str(tiny_llm_path)
+        app.screen.query_one("#embedding-model", Input).value = str(tiny_embedder_path)
+        app.screen.query_one("#chunk-tokens", Input).value = "64"
+        app.screen.query_one("#ap-ft", Checkbox).value = False
+        app.screen.query_one("#runs").focus()
+        await pilot.press("b")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "BuildScreen")
+        build = app.screen
+        await wait_for(pilot, lambda: "evaluating: base" in str(build.query_one("#eval-state").render()))
+        await pilot.press("x")
+        await wait_for(pilot, lambda: build.finished, timeout=60)
+        assert "cancelled" in str(build.query_one("#eval-state").render())
+        assert build.current_run.stage("rag")["status"] == "done"
+        assert build.current_run.stage("eval")["status"] == "interrupted"
+        assert not (Path(build.current_run.path) / "report.json").exists()
+        assert type(app.screen).__name__ == "BuildScreen"  # no results to open

@@ -145,13 +145,23 @@ def build_adapter(run, corpus, settings: BuildSettings, approach: str, on_progre
                       callbacks=[Listener()], cancel=cancel, examples=examples)
 
 
-def evaluate(run, corpus, settings: BuildSettings, built: list[str], progress: Callable[[str], None]) -> dict:
-    """The shared harness on `base` (the reference) and every approach built; writes the reports."""
+def evaluate(run, corpus, settings: BuildSettings, built: list[str], progress: Callable[[str], None],
+             cancel: threading.Event | None = None) -> dict:
+    """The shared harness on `base` (the reference) and every approach built; writes the reports.
+
+    Once `cancel` is set, the next progress report raises Cancelled: the harness reports between
+    its steps, so the step under way finishes first."""
     evaluate_run = part("compare")
     if evaluate_run is None:
         raise UserError(missing_note("compare"))
     approaches = ["base"] + [a for a in ("ft", "rag", "hybrid") if a in built]
-    return evaluate_run(run, corpus, approaches, quick=settings.quick, device=settings.device, progress=progress)
+
+    def on_progress(message: str) -> None:
+        if cancel is not None and cancel.is_set():
+            raise Cancelled()
+        progress(message)
+
+    return evaluate_run(run, corpus, approaches, quick=settings.quick, device=settings.device, progress=on_progress)
 
 
 # -- results and chat ---------------------------------------------------------------------

@@ -132,8 +132,7 @@ class BuildScreen(Screen):
             call(self._eval, "nothing was built: no evaluation")
             call(self._finished, False)
             return
-        self._evaluate(corpus, built)
-        call(self._finished, True)
+        call(self._finished, self._evaluate(corpus, built))
 
     def _build_one(self, approach: str, corpus) -> bool:
         call = self.app.call_from_thread
@@ -191,11 +190,12 @@ class BuildScreen(Screen):
         call(panel.finish, f"✓ done in {format_seconds(time.monotonic() - t0)}", "done")
         return True
 
-    def _evaluate(self, corpus, built: list[str]) -> None:
+    def _evaluate(self, corpus, built: list[str]) -> bool:
+        """Evaluate and report; whether a report came out."""
         call = self.app.call_from_thread
         if backend.part("compare") is None:
             call(self._eval, "✗ " + backend.missing_note("compare") + " — chat with the run from Home")
-            return
+            return False
         call(self._eval, "evaluating base (the reference) and " + ", ".join(built) + "…")
 
         # The harness reports in words, each line led by the approach it is on ("ft: bias probes");
@@ -210,9 +210,14 @@ class BuildScreen(Screen):
             call(self._eval, f"evaluating: {message}", reached["done"], len(order))
 
         try:
-            backend.evaluate(self.current_run, corpus, self.settings, built, progress)
+            backend.evaluate(self.current_run, corpus, self.settings, built, progress, self.cancel_event)
+        except Cancelled:
+            self.current_run.set_stage("eval", "interrupted")
+            call(self._eval, "cancelled: no evaluation (the builds are kept: chat with the run from Home)")
+            return False
         except Exception as e:
             call(self._eval, f"✗ evaluation failed: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-            return
+            return False
         self.report_ready = backend.read_report(self.current_run) is not None
         call(self._eval, "✓ evaluated" if self.report_ready else "✗ evaluation wrote no report.json", 1, 1)
+        return self.report_ready
