@@ -22,7 +22,6 @@ import json
 import os
 import random
 import re
-import resource
 import shutil
 import threading
 import time
@@ -613,15 +612,6 @@ def _sample(pairs: list[QAPair], cap: int | None, seed: int, tested_facts: set |
     return [p for i, p in enumerate(pairs) if i in keep]
 
 
-def _peak_memory() -> dict:
-    import torch
-
-    out = {"peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        out["peak_cuda_mb"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
-    return out
-
-
 def _save_adapter(model, folder: Path) -> Path:
     """save_pretrained into a temporary sibling folder, then swap it in (never a half adapter)."""
     tmp = folder.parent / f".{folder.name}.{os.getpid()}.tmp"
@@ -648,6 +638,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
     recorded "interrupted" and TrainingInterrupted is raised).
     """
     from .llm import load_llm, pick_device
+    from .memory import PeakMemory
 
     train_pairs, val_pairs = corpus.split("train"), corpus.split("val")
     if not train_pairs:
@@ -670,7 +661,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         run.manifest["approaches"].append(approach)
     stage_context = run.running(approach, resumed_from=Path(resume_from).name if resume_from else None) if main \
         else contextlib.nullcontext({})
-    with stage_context as stage:
+    with stage_context as stage, PeakMemory() as memory:
         t_start = time.perf_counter()
         if not resume_from and main:
             shutil.rmtree(ckpt_dir, ignore_errors=True)
@@ -754,7 +745,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
                 "train_s": round(train_s, 2), "wall_s": round(time.perf_counter() - t_start, 2),
                 "tokens": int(tokens), "tokens_per_s": round(tokens / train_s, 1) if train_s > 0 else None,
                 "resumed_from": Path(resume_from).name if resume_from else None,
-                "device": device, "bf16": args.bf16, **_peak_memory(),
+                "device": device, "bf16": args.bf16, **memory.figures(),
             }
             from .runs import package_versions
 

@@ -233,6 +233,7 @@ def build_facts(run, approaches, timing: dict, device: str = "auto") -> dict:
     facts["update_note"] = ("Update cost = seconds to take in one new document: rag adds it to the index "
                             "(chunk + embed, measured); ft retrains the adapter (its measured build time in this "
                             "run); hybrid does both. Peak memory is the process's peak resident memory "
-                            "(the builder's for ft/hybrid, the evaluation's otherwise).")
+                            "while that approach was built (ft/hybrid) or evaluated (base/rag), sampled every "
+                            "20 ms; it includes what the process already held, such as the embedding model.")
     facts["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     return facts

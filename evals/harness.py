@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import json
 import random
-import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from assistant.files import write_json, write_jsonl
+from assistant.memory import PeakMemory
 
 from . import bias, injection, metrics
 
@@ -124,6 +124,10 @@ class Harness:
 
     # -- one assistant --------------------------------------------------------------------
     def evaluate(self, assistant) -> None:
+        with PeakMemory() as memory:  # this approach's own peak, not the process's all-time one
+            self._evaluate(assistant, memory)
+
+    def _evaluate(self, assistant, memory: PeakMemory) -> None:
         name = assistant.name
         t0 = time.perf_counter()
         self.progress(f"{name}: answering {len(self.items.test)} test and {len(self.items.train)} train questions")
@@ -139,8 +143,7 @@ class Harness:
                                                  [item["ans0"], item["ans1"], item["ans2"]])
                 self.bias.append(bias.probe_record(item, scores, name))
         self._swaps(assistant, records)
-        self.timing[name] = {"eval_s": round(time.perf_counter() - t0, 2),
-                             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+        self.timing[name] = {"eval_s": round(time.perf_counter() - t0, 2), **memory.figures()}
 
     def _score(self, records: list[dict]) -> None:
         for r in records:

@@ -22,8 +22,8 @@ def recommendation_text(report: dict) -> Text:
     t = Text()
     t.append("Recommended: ", style="bold")
     t.append(f"{rec.get('winner') or 'none'}\n\n", style="bold green")
-    if rec.get("summary"):
-        t.append(f"{rec['summary']}\n\n")
+    if rec.get("summary"):  # the summary opens with the same "Recommended: X." as the line above
+        t.append(rec["summary"].removeprefix(f"Recommended: {rec.get('winner')}. ") + "\n\n")
     if rec.get("reasons"):
         t.append("Why\n", style="bold")
         for reason in rec["reasons"]:
