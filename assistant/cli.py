@@ -552,14 +552,15 @@ def cmd_eval(args) -> int:  # owner: harness (issue 8)
     from .runs import Run
 
     run = Run.open(args.out, args.run)
-    built = [a for a in run.manifest.get("approaches", [])
-             if a == "base" or run.stage("rag" if a == "rag" else a).get("status") == "done"]
     if args.approaches:
         from .pipeline import parse_approaches
 
         built = parse_approaches(args.approaches)
-    if not built:
-        raise UserError(f"run {run.id} has no built approach to evaluate")
+    else:  # what was built, with base as the reference (an app-made run lists only what it built)
+        built = [a for a in run.manifest.get("approaches", []) if a != "base" and run.stage(a).get("status") == "done"]
+        if not built:
+            raise UserError(f"run {run.id} has no built approach to evaluate")
+        built = ["base"] + built
     quick = args.quick if args.quick else bool(run.manifest.get("config", {}).get("quick"))
     report = evaluate_run(run, _corpus_for_run(run), built, quick=quick, probes=_load_probes(args.probes),
                           probes_source=args.probes, device=args.device, judge=args.judge, progress=_say_progress(args))

@@ -262,11 +262,10 @@ def _front_matter(block: str, path: Path) -> dict:
 
 def _doc_from_markdown(path: Path, doc_id: str) -> Document:
     text = _read_text(path)
-    meta, body_line = {}, 1
+    meta = {}
     m = _FRONT.match(text)
     if m:
         meta = _front_matter(m.group(1), path)
-        body_line = text[: m.end()].count("\n") + 1
         text = text[m.end():]
 
     def meta_line(key: str) -> int:

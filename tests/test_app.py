@@ -83,6 +83,17 @@ async def choose_folder(pilot, app, path: str) -> None:
     assert app.screen.query_one("#source", RadioSet).pressed_button.name == "folder"
 
 
+def use_tiny_models(screen, llm_path, embedder_path, **fields) -> None:
+    """Point the Home form at the tiny models (and set other fields: max_steps="10", ...)."""
+    from textual.widgets import Input
+
+    values = {"base-model": str(llm_path), "embedding-model": str(embedder_path),
+              "chunk-tokens": "64",  # the tiny embedder reads 128 tokens
+              **{k.replace("_", "-"): v for k, v in fields.items()}}
+    for field_id, value in values.items():
+        screen.query_one(f"#{field_id}", Input).value = value
+
+
 @run_async
 async def test_home_shows_domains_check_and_missing_parts(tmp_path):
     """Home: the shipped domains, a corpus folder's counts, a bad folder's one-line error."""
@@ -130,11 +141,8 @@ async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedd
     app = AssistantApp(out=str(tmp_path / "runs"), device="cpu")
     async with app.run_test(size=(100, 32)) as pilot:
         await choose_folder(pilot, app, str(corpus))
-        app.screen.query_one("#base-model", Input).value = str(tiny_llm_path)
-        app.screen.query_one("#embedding-model", Input).value = str(tiny_embedder_path)
-        app.screen.query_one("#lora-rank", Input).value = "4"
-        app.screen.query_one("#max-steps", Input).value = "10"  # a validation loss at step 10 (quick: every 10)
-        app.screen.query_one("#chunk-tokens", Input).value = "64"  # the tiny embedder reads 128 tokens
+        # a validation loss at step 10 (quick: every 10)
+        use_tiny_models(app.screen, tiny_llm_path, tiny_embedder_path, lora_rank="4", max_steps="10")
         await pilot.click("#build")
         await wait_for(pilot, lambda: type(app.screen).__name__ != "HomeScreen")
         build = app.screen
@@ -202,16 +210,12 @@ async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedd
 @pytest.mark.skipif(backend.part("rag") is None, reason="the RAG builder has not landed")
 async def test_cancel_stops_a_build(tmp_path, tiny_llm_path, tiny_embedder_path):
     """x cancels: the running builder stops, the rest never start, nothing is evaluated."""
-    from textual.widgets import Input
 
     corpus = write_tiny_corpus(tmp_path / "corpus")
     app = AssistantApp(out=str(tmp_path / "runs"), device="cpu")
     async with app.run_test(size=(80, 24)) as pilot:
         await choose_folder(pilot, app, str(corpus))
-        app.screen.query_one("#base-model", Input).value = str(tiny_llm_path)
-        app.screen.query_one("#embedding-model", Input).value = str(tiny_embedder_path)
-        app.screen.query_one("#chunk-tokens", Input).value = "64"
-        app.screen.query_one("#max-steps", Input).value = "5000"  # still training when x arrives
+        use_tiny_models(app.screen, tiny_llm_path, tiny_embedder_path, max_steps="5000")  # still training when x arrives
         app.screen.query_one("#runs").focus()  # b in an Input would be typed, not a key binding
         await pilot.press("b")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "BuildScreen")
@@ -230,7 +234,7 @@ async def test_cancel_stops_a_build(tmp_path, tiny_llm_path, tiny_embedder_path)
                     reason="needs the RAG builder and the harness")
 async def test_cancel_stops_the_evaluation(tmp_path, tiny_llm_path, tiny_embedder_path, monkeypatch):
     """x during the evaluation stops it at the harness's next step: stage interrupted, no report."""
-    from textual.widgets import Checkbox, Input
+    from textual.widgets import Checkbox
 
     real_evaluate = backend.evaluate
 
@@ -245,9 +249,7 @@ async def test_cancel_stops_the_evaluation(tmp_path, tiny_llm_path, tiny_embedde
     app = AssistantApp(out=str(tmp_path / "runs"), device="cpu")
     async with app.run_test(size=(80, 24)) as pilot:
         await choose_folder(pilot, app, str(corpus))
-        app.screen.query_one("#base-model", Input).value = str(tiny_llm_path)
-        app.screen.query_one("#embedding-model", Input).value = str(tiny_embedder_path)
-        app.screen.query_one("#chunk-tokens", Input).value = "64"
+        use_tiny_models(app.screen, tiny_llm_path, tiny_embedder_path)
         app.screen.query_one("#ap-ft", Checkbox).value = False
         app.screen.query_one("#runs").focus()
         await pilot.press("b")

@@ -111,3 +111,25 @@ def test_compare_with_fake_builders(tmp_path, monkeypatch, tiny_embedder):
     assert run.manifest["headline"]["rag"]["n"] == 5
     with pytest.raises(Exception, match="judge"):
         pipeline.compare(c, tmp_path / "runs", ["base"], judge="some-model")
+
+
+def test_eval_command_always_takes_base_as_the_reference(tmp_path, monkeypatch, capsys):
+    """`assistant eval RUN` on a run that lists only what was built (as the app makes them)."""
+    from assistant import cli, pipeline
+    from assistant.runs import Run
+
+    c = corpus()
+    asked = []
+    monkeypatch.setattr(cli, "_corpus_for_run", lambda run: c)
+    monkeypatch.setattr(pipeline, "evaluate_run", lambda run, corpus, approaches, **kw: asked.append(approaches) or
+                        {"recommendation": {"winner": "rag"}, "headline": {}})
+    monkeypatch.setattr(cli, "_recommendation_text", lambda run, report: "recommended: rag")
+    run = Run.create(tmp_path / "runs", corpus=c, config={"quick": True}, approaches=["ft", "rag"], command="tui build")
+    run.set_stage("rag", "done")
+    run.set_stage("ft", "interrupted")
+    assert cli.main(["eval", run.id, "--out", str(tmp_path / "runs")]) == 0
+    assert asked == [["base", "rag"]]  # base added, the interrupted ft left out
+    # nothing built: a one-line error, exit 2
+    empty = Run.create(tmp_path / "runs", corpus=c, config={}, approaches=["ft"], command="tui build")
+    assert cli.main(["eval", empty.id, "--out", str(tmp_path / "runs")]) == 2
+    assert "has no built approach" in capsys.readouterr().err

@@ -1,6 +1,5 @@
 """Run folders, atomic writes and the registry (issue 7)."""
 import multiprocessing
-import os
 import sqlite3
 from pathlib import Path
 
