@@ -69,7 +69,9 @@ def recommend(report: dict) -> dict:
     reasons, caveats = [], []
     leader = max(aps, key=lambda ap: _fig(report, ap)["value"])
     lf = _fig(report, leader)
-    reasons.append(f"{leader} has the highest test accuracy: {_pct(lf['value'])} (95% CI {_pct(lf['ci'][0])}-"
+    tied = [ap for ap in aps if _fig(report, ap)["value"] == lf["value"]]
+    who = f"{leader} has" if len(tied) == 1 else f"{' and '.join(tied)} share"
+    reasons.append(f"{who} the highest test accuracy: {_pct(lf['value'])} (95% CI {_pct(lf['ci'][0])}-"
                    f"{_pct(lf['ci'][1])}, n={lf['n']}).")
     left = [leader]
     for ap in aps:
@@ -129,9 +131,9 @@ def recommend(report: dict) -> dict:
         winner = min(measured, key=measured.get) if measured else pool[0]
         others = ", ".join(f"{ap} {measured[ap]:.1f} s" for ap in measured if ap != winner)
         if measured:
-            reasons.append(f"Not separated on accuracy, so the cheaper to update wins: adding one document takes "
-                           f"{winner} {measured[winner]:.1f} s ({(cost.get(winner) or {}).get('update_how') or 'measured'})"
-                           + (f", against {others}." if others else "."))
+            how = (cost.get(winner) or {}).get("update_how") or "measured"
+            reasons.append(f"Not separated on accuracy, so the cheaper to update wins: taking in one new document "
+                           f"costs {winner} {measured[winner]:.1f} s ({how})" + (f", against {others}." if others else "."))
         if "base" in left and winner != "base":
             reasons.append(f"No built approach measurably beat the base model here; {winner} is recommended because it "
                            f"can take in the documents, but its gain over base is not shown by this test set.")

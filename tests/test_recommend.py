@@ -40,6 +40,7 @@ def test_no_separation_prefers_the_cheaper_to_update():
     assert r["winner"] == "rag"
     assert "does not separate" in r["summary"]
     assert any("cheaper to update" in s and "0.4 s" in s and "240.0 s" in s for s in r["reasons"])
+    assert r["reasons"][0].startswith("ft and rag share the highest test accuracy: 50%")  # a tie is not a lead
     # the other way round when retraining were cheaper
     r = recommend(crafted({"ft": a, "rag": b}, update_s={"ft": 0.1, "rag": 5.0}))
     assert r["winner"] == "ft"
