@@ -46,3 +46,30 @@ def test_chat_100x32(snap_compare, tmp_path, monkeypatch, tiny_llm_path):
         await pilot.pause()
 
     assert snap_compare(app, terminal_size=(100, 32), run_before=ask)
+
+
+def test_results_80x24(snap_compare, tmp_path, monkeypatch, tiny_embedder):
+    """The verdict of a report made by the real harness on scripted assistants (fixed content)."""
+    from test_harness import Oracle, corpus
+
+    from assistant.files import write_json
+    from assistant.runs import Run
+    from evals.harness import EvalConfig, Harness
+    from evals.report import build_report
+
+    monkeypatch.chdir(tmp_path)
+    c = corpus()
+    harness = Harness(c, tmp_path / "eval", EvalConfig(), embedder=tiny_embedder)
+    harness.evaluate(Oracle("rag", c))
+    harness.evaluate(Oracle("base", c, know=False))
+    harness.write()
+    manifest = {"id": "snapshot-run", "corpus": {"name": "fake"}, "approaches": ["base", "rag"], "stages": {}}
+    run = Run(tmp_path / "runs" / "snapshot-run", manifest)  # a fixed id: no clock on screen
+    write_json(run.path / "report.json", build_report(tmp_path / "eval", manifest))
+
+    async def open_results(pilot):
+        pilot.app.open_results(run)
+        await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ResultsScreen")
+        await pilot.pause()
+
+    assert snap_compare(AssistantApp(out="runs"), terminal_size=(80, 24), run_before=open_results)
