@@ -6,6 +6,8 @@ peak. A sampling thread gives each block its own peak resident memory instead.
 """
 from __future__ import annotations
 
+import ctypes
+import gc
 import threading
 
 import psutil
@@ -29,6 +31,7 @@ class PeakMemory:
                 return
 
     def __enter__(self) -> "PeakMemory":
+        release_freed_memory()
         self.peak_rss = self._process.memory_info().rss
         if _cuda_in_use():  # otherwise CUDA starts inside the block and its peak is the block's own
             import torch
@@ -53,6 +56,20 @@ class PeakMemory:
         if self.peak_cuda is not None:
             out["peak_cuda_mb"] = round(self.peak_cuda / 2**20, 1)
         return out
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap back to the OS, so that resident memory is what is alive.
+
+    glibc keeps freed heap mapped: after a few training steps of SmolLM2-135M and `del` of
+    everything, RSS stayed at 3.7 GB here, and 0.4 GB after malloc_trim. Without this, every
+    block after a fine-tuning build in the same process would read the training peak again.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL(None).malloc_trim(0)  # glibc only; elsewhere the figure includes freed heap
+    except (OSError, AttributeError):
+        pass
 
 
 def _cuda_in_use() -> bool:
