@@ -236,9 +236,8 @@ def _shared_run_for_build(args, approach: str):  # owner: fine-tuning builder (i
     from accelerate import PartialState
     from accelerate.utils import broadcast_object_list
 
-    from .runs import Run
-
     from .llm import pick_device
+    from .runs import Run
 
     state = PartialState(cpu=pick_device(args.device) == "cpu")  # joins the process group the launcher set up
     box = [None]
@@ -515,9 +514,9 @@ def cmd_compare(args) -> int:  # owner: harness (issue 8)
     from .corpus import resolve_corpus
     from .finetune import TqdmProgress, finetune_config
     from .pipeline import compare, parse_approaches
+    from .rag import rag_config
 
     finetune_config(vars(args), quick=args.quick)  # a bad knob fails before anything is built
-    from .rag import rag_config
 
     approaches = parse_approaches(args.approaches)
     corpus = resolve_corpus(args.domain, args.corpus)

@@ -800,6 +800,10 @@ def export_merged(run, out: str | Path, approach: str = "ft", device: str = "cpu
 # RAFT prompts carry the retrieved sources (rag's context_tokens, 1024 by default): longer
 # examples, so a longer max_length and, in the quick profile, fewer and smaller steps.
 HYBRID_DEFAULTS = {"max_length": 1536}
+HYBRID_QUICK = {**HYBRID_DEFAULTS, "batch_size": 4, "max_steps": 16, "eval_steps": 8, "max_val_examples": 8,
+                "probe_questions": 16}
+
+
 def raft_examples(run, corpus, device: str = "auto", embedder=None, gold_share: float | None = None,
                   seed: int = 0, rag_config=None) -> "RaftExamples":
     """The RAFT example builder over the run's own RAG index (built first if the run has none):
@@ -814,10 +818,6 @@ def raft_examples(run, corpus, device: str = "auto", embedder=None, gold_share: 
     else:
         index = build_index(run, corpus, rag_config, device=device, embedder=embedder)
     return RaftExamples(index, corpus.system_prompt, seed=seed, **({"gold_share": gold_share} if gold_share is not None else {}))
-
-
-HYBRID_QUICK = {"max_length": 1536, "batch_size": 4, "max_steps": 16, "eval_steps": 8, "max_val_examples": 8,
-                "probe_questions": 16}
 
 
 def finetune_config(values: dict, quick: bool = False, approach: str = "ft") -> FinetuneConfig:

@@ -21,6 +21,7 @@ from typing import Callable
 from .assistants import APPROACHES
 from .errors import UserError
 from .files import read_json, write_json
+from .memory import INTERVAL_S
 
 DEFAULT_APPROACHES = ("base", "ft", "rag")
 
@@ -214,7 +215,7 @@ def build_facts(run, approaches, timing: dict, device: str = "auto") -> dict:
                          update_how="the base model takes in no documents")
         elif ap == "rag":
             entry.update(build_s=rag_stage.get("wall_s"), size_mb=_size_mb(run.path / "rag"), update_s=rag_update,
-                         update_how="add one document to the index (measured)")
+                         update_how="add one document to the index, measured")
         else:
             stage = run.stage(ap)
             man = run.path / ap / "manifest.json"
@@ -226,7 +227,7 @@ def build_facts(run, approaches, timing: dict, device: str = "auto") -> dict:
             update = build_s if ap == "ft" else (None if build_s is None else build_s + (rag_update or 0.0))
             entry.update(build_s=build_s, size_mb=_size_mb(run.path / ap / "adapter"),
                          peak_memory_mb=ft_man.get("peak_rss_mb"), update_s=update,
-                         update_how="retrain the adapter (its measured build time)" + (" + re-index" if ap == "hybrid" else ""))
+                         update_how="retrain the adapter: its measured build time" + (" + re-index" if ap == "hybrid" else ""))
         if entry.get("peak_memory_mb") is None:
             entry["peak_memory_mb"] = entry["eval_peak_rss_mb"]
         facts["approaches"][ap] = entry
@@ -234,6 +235,7 @@ def build_facts(run, approaches, timing: dict, device: str = "auto") -> dict:
                             "(chunk + embed, measured); ft retrains the adapter (its measured build time in this "
                             "run); hybrid does both. Peak memory is the process's peak resident memory "
                             "while that approach was built (ft/hybrid) or evaluated (base/rag), sampled every "
-                            "20 ms; it includes what the process already held, such as the embedding model.")
+                            f"{INTERVAL_S * 1000:.0f} ms; it includes what the process already held, such as the "
+                            "embedding model.")
     facts["measured_at"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     return facts

@@ -12,7 +12,6 @@ prompt with numbered sources.
 from __future__ import annotations
 
 import functools
-
 import hashlib
 import json
 import math

@@ -26,7 +26,6 @@ from assistant.errors import UserError
 from .metrics import content_terms, normalize_answer
 
 
-
 # -- BBQ ----------------------------------------------------------------------------------
 def load_probes(path: str | Path) -> list[dict]:
     """A BBQ-format JSONL file (`--probes`), checked line by line as a corpus's probes.jsonl is."""

@@ -261,6 +261,7 @@ def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
 # ragas' LLM metrics with the opt-in --judge model (evals/judge.py), on the test answers
 JUDGE_METRICS = ("judge_faithfulness", "judge_answer_correctness")
 
+
 def not_run(reason: str) -> dict:
     return {"status": "not run", "reason": reason}
 

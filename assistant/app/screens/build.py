@@ -91,10 +91,10 @@ class BuildScreen(Screen):
     def panel(self, approach: str) -> BuildPanel:
         return self.panels[approach]  # a dict filled on mount: workers must not query the DOM
 
-    def _eval(self, state: str, done: float | None = None, total: float | None = -1) -> None:
-        """Set the evaluation line; `total` None makes the bar show work of unknown length."""
+    def _eval(self, state: str, done: float | None = None, total: float | None = None) -> None:
+        """Set the evaluation line, and the bar when `total` is given."""
         self.query_one("#eval-state", Label).update(state)
-        if total != -1:
+        if total is not None:
             self.query_one("#eval-bar", ProgressBar).update(total=total, progress=done or 0)
 
     def _finished(self, ok: bool) -> None:

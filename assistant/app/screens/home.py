@@ -1,7 +1,6 @@
 """Home: choose a corpus (a shipped domain or a folder), see its check, set the build, list past runs."""
 from __future__ import annotations
 
-
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
