@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterator, Protocol, runtime_checkable
 
 from .errors import UserError
+from .llm import DEFAULT_PRECISION
 
 APPROACHES = ("base", "ft", "rag", "hybrid")
 
@@ -112,7 +113,8 @@ class RetrievalAssistant(ClosedBookAssistant):
         return [Answer(g.text, ctx, g.latency_s + retrieval_s) for g, (_, ctx) in zip(gens, prepared)]
 
 
-def load_assistant(run, approach: str, device: str = "auto", max_new_tokens: int = 64) -> Assistant:
+def load_assistant(run, approach: str, device: str = "auto", max_new_tokens: int = 64,
+                   precision: str = DEFAULT_PRECISION) -> Assistant:
     """Rebuild one approach's assistant from a run folder (models named in its manifest)."""
     from .llm import load_llm
 
@@ -126,7 +128,7 @@ def load_assistant(run, approach: str, device: str = "auto", max_new_tokens: int
         adapter = Path(run.path) / approach / "adapter"
         if not (adapter / "adapter_model.safetensors").exists():
             raise UserError(f"run {run.id} has no {approach} adapter (build it: assistant build {approach})")
-    llm = load_llm(base, device=device, adapter=str(adapter) if adapter else None)
+    llm = load_llm(base, device=device, adapter=str(adapter) if adapter else None, precision=precision)
     if approach in ("base", "ft"):
         return ClosedBookAssistant(approach, llm, system, max_new_tokens)
     from .embed import load_embedder

@@ -53,6 +53,15 @@ def _config_value(action: argparse.Action | None, value, key: str, path: Path):
     return value
 
 
+def _device_options(p) -> None:
+    from .llm import DEFAULT_PRECISION, PRECISIONS
+
+    _opt(p, "--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _opt(p, "--precision", default=DEFAULT_PRECISION, choices=PRECISIONS,
+         help=f"auto: bf16 where the hardware runs it natively, else fp32; fp32 reproduces a run on any CPU "
+              f"(default {DEFAULT_PRECISION})")
+
+
 def _common(p, *, models: bool = True, out: bool = False, corpus: bool = False):
     p.add_argument("--config", metavar="FILE", help="TOML file whose keys mirror the flags (flags win)")
     _opt(p, "--json", action="store_true", help="print machine-readable results")
@@ -63,7 +72,7 @@ def _common(p, *, models: bool = True, out: bool = False, corpus: bool = False):
     if models:
         _opt(p, "--base-model", default=None, help="embedded default, a local folder or a Hugging Face id")
         _opt(p, "--embedding-model", default=None, help="embedded default, a local folder or a sentence-transformers id")
-        _opt(p, "--device", default="auto", choices=["auto", "cpu", "cuda"])
+        _device_options(p)
         _opt(p, "--trust-remote-code", action="store_true", help="allow model code from the hub (off by default)")
     if out:
         _opt(p, "--out", default="runs", metavar="DIR", help="the folder that holds the runs (default ./runs)")
@@ -103,11 +112,13 @@ def cmd_models(args) -> int:
     from .embed import load_embedder
     from .llm import load_llm
 
-    llm = load_llm(args.base_model, device=args.device, trust_remote_code=args.trust_remote_code)
+    llm = load_llm(args.base_model, device=args.device, trust_remote_code=args.trust_remote_code,
+                   precision=args.precision)
     emb = load_embedder(args.embedding_model, device=args.device, trust_remote_code=args.trust_remote_code)
     rows = [
         {"role": "base model", "name": llm.source.name, "from": llm.source.describe(), "params": llm.n_params,
-         "load_s": round(llm.load_s, 2), "device": llm.device},
+         "load_s": round(llm.load_s, 2), "device": llm.device,
+         "precision": llm.precision},
         {"role": "embedding model", "name": emb.source.name, "from": emb.source.describe(), "params": emb.n_params,
          "load_s": round(emb.load_s, 2), "dim": emb.dim},
     ]
@@ -165,7 +176,7 @@ def cmd_runs_show(args) -> int:
 def cmd_tui(args) -> int:
     from .app.app import AssistantApp
 
-    AssistantApp(out=args.out).run()
+    AssistantApp(out=args.out, device=args.device, precision=args.precision).run()
     return 0
 
 
@@ -206,7 +217,6 @@ def _ft_options(p) -> None:  # owner: fine-tuning builder (issue 4); also used b
     _opt(p, "--grad-accum", type=int, metavar="N", help=h("micro-batches per optimizer step", "grad_accum"))
     _opt(p, "--max-length", type=int, metavar="N", help=h("tokens per example", "max_length"))
     _opt(p, "--seed", type=int, help=h("random seed", "seed"))
-    _opt(p, "--precision", choices=["auto", "bf16", "fp32"], help=h("auto: bf16 where native", "precision"))
     _opt(p, "--eval-steps", type=int, metavar="N", help=h("validation loss and a checkpoint every N steps", "eval_steps"))
     _opt(p, "--patience", type=int, metavar="N", help=h("early stopping: evaluations without improvement", "patience"))
     _opt(p, "--probe-questions", type=int, metavar="N", help=h("training questions probed on the base model first (0: skip)", "probe_questions"))
@@ -399,7 +409,8 @@ def cmd_chat(args) -> int:
     from .runs import Run
 
     run = Run.open(args.out, args.run)
-    assistant = load_assistant(run, args.approach, device=args.device, max_new_tokens=args.max_new_tokens)
+    assistant = load_assistant(run, args.approach, device=args.device, max_new_tokens=args.max_new_tokens,
+                               precision=args.precision)
     if isinstance(assistant, RetrievalAssistant):
         assistant.top_k, assistant.retrieval = args.top_k, args.retrieval
     if not sys.stdin.isatty():  # scripted: one question per line, each answer with its sources
@@ -525,7 +536,7 @@ def cmd_compare(args) -> int:  # owner: harness (issue 8)
                   base_model=args.base_model, embedding_model=args.embedding_model, judge=args.judge,
                   progress=_say_progress(args), ft_values=values,
                   rag_config=rag_config({k: v for k, v in values.items() if k != "batch_size"}, quick=args.quick),
-                  listeners=[] if args.json else [TqdmProgress("ft")], config=values)
+                  listeners=[] if args.json else [TqdmProgress("ft")], config=values, precision=args.precision)
     from evals.report import read_json
 
     report = read_json(run.path / "report.json")
@@ -562,7 +573,8 @@ def cmd_eval(args) -> int:  # owner: harness (issue 8)
         built = ["base"] + built
     quick = args.quick if args.quick else bool(run.manifest.get("config", {}).get("quick"))
     report = evaluate_run(run, _corpus_for_run(run), built, quick=quick, probes=_load_probes(args.probes),
-                          probes_source=args.probes, device=args.device, judge=args.judge, progress=_say_progress(args))
+                          probes_source=args.probes, device=args.device, judge=args.judge, progress=_say_progress(args),
+                          precision=args.precision)
     _print(args, _recommendation_text(run, report), {"run": run.id, "recommendation": report["recommendation"],
                                                      "headline": report["headline"]})
     return 0
@@ -601,6 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("tui", help="the terminal app (also: assistant with no arguments)")
     _common(p, models=False, out=True)
+    _device_options(p)
     p.set_defaults(handler=cmd_tui)
 
     p = sub.add_parser("build", help="build one approach into a run")
@@ -626,7 +639,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run", metavar="RUN", help="run id or folder")
     _common(p, models=False, out=True)
     _opt(p, "--approach", default="rag", choices=["base", "ft", "rag", "hybrid"], help="which assistant (default rag)")
-    _opt(p, "--device", default="auto", choices=["auto", "cpu", "cuda"])
+    _device_options(p)
     _opt(p, "--max-new-tokens", type=int, default=128, metavar="N", help="answer length limit (default 128)")
     _opt(p, "--top-k", type=int, metavar="K", help="sources per question (default: the index's)")
     _opt(p, "--retrieval", choices=["dense", "bm25", "hybrid"], help="retrieval mode (default: the index's)")

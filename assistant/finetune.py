@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from .corpus import Corpus, QAPair
 from .errors import UserError
 from .files import read_json, sha256_file, write_json, write_jsonl
+from .llm import DEFAULT_PRECISION, resolve_precision
 
 IGNORE_INDEX = -100  # label value the loss skips (torch CrossEntropyLoss ignore_index)
 
@@ -60,7 +61,7 @@ class FinetuneConfig(BaseModel):
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
     max_length: int = Field(512, ge=16, description="tokens per example (prompt + answer); longer prompts are skipped")
     seed: int = 0
-    precision: Literal["auto", "bf16", "fp32"] = Field("auto", description="auto: bf16 autocast where the hardware runs it natively")
+    precision: Literal["auto", "bf16", "fp32"] = Field(DEFAULT_PRECISION, description="auto: bf16 autocast where the hardware runs it natively")
     # validation, early stopping, checkpoints
     eval_steps: int = Field(25, ge=1, description="validation loss (and a checkpoint) every N steps")
     patience: int = Field(3, ge=1, description="stop after N evaluations without a better validation loss")
@@ -469,22 +470,6 @@ def trainer_class(seed: int):
     return BuilderTrainer
 
 
-def use_bf16(config: FinetuneConfig, device: str) -> bool:
-    import torch
-
-    from .llm import cpu_has_bf16
-
-    if config.precision == "fp32":
-        return False
-    if device == "cuda":
-        supported = torch.cuda.is_bf16_supported()
-    else:
-        supported = cpu_has_bf16()
-    if config.precision == "bf16" and not supported:
-        raise UserError(f"precision bf16: this {device} has no native bf16 (use precision = \"auto\" or \"fp32\")")
-    return supported
-
-
 def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, has_val: bool):
     from transformers import TrainingArguments
 
@@ -504,7 +489,7 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, ha
         save_strategy="steps", save_steps=config.eval_steps, save_total_limit=config.save_total_limit,
         load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
         restore_callback_states_from_checkpoint=True,  # the early-stopping counter survives a resume
-        bf16=use_bf16(config, device), use_cpu=device == "cpu",
+        bf16=resolve_precision(config.precision, device) == "bf16", use_cpu=device == "cpu",
         seed=config.seed, data_seed=config.seed,
         include_num_input_tokens_seen="non_padding",
         label_names=["labels"], remove_unused_columns=False, prediction_loss_only=True,
@@ -666,7 +651,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         if not resume_from and main:
             shutil.rmtree(ckpt_dir, ignore_errors=True)
             write_json(ckpt_dir / "build.json", identity)
-        llm = load_llm(base_name, device=device)
+        llm = load_llm(base_name, device=device, precision=config.precision)
         base_info = describe_base_model(llm.source)
         if main:
             run.manifest.setdefault("models", {}).setdefault("base", {}).update(base_info)
@@ -745,7 +730,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
                 "train_s": round(train_s, 2), "wall_s": round(time.perf_counter() - t_start, 2),
                 "tokens": int(tokens), "tokens_per_s": round(tokens / train_s, 1) if train_s > 0 else None,
                 "resumed_from": Path(resume_from).name if resume_from else None,
-                "device": device, "bf16": args.bf16, **memory.figures(),
+                "device": device, "bf16": args.bf16, "precision": "bf16" if args.bf16 else "fp32", **memory.figures(),
             }
             from .runs import package_versions
 
@@ -757,7 +742,8 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
                 "base_model": base_info, "trainable_params": sum(p.numel() for p in model.parameters() if p.requires_grad),
                 "versions": package_versions(), "torch_threads": torch.get_num_threads(), "probe": probe})
             shutil.rmtree(ckpt_dir, ignore_errors=True)  # the adapter is the product; checkpoints were for resuming
-            stage.update({k: summary[k] for k in ("steps", "best_step", "best_val_loss", "early_stopped", "tokens_per_s")})
+            stage.update({k: summary[k] for k in ("steps", "best_step", "best_val_loss", "early_stopped", "tokens_per_s",
+                                                   "precision")})
         for listener in callbacks:
             listener.on_progress(TrainingProgress(state.global_step, state.max_steps, state.epoch or 0,
                                                   summary.get("last_loss"), summary.get("best_val_loss"), 0.0, "done"))

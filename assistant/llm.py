@@ -100,6 +100,11 @@ def pick_device(device: str = "auto") -> str:
     return device
 
 
+# The one default for every load, build and evaluation; `--precision` overrides it.
+PRECISIONS = ("auto", "bf16", "fp32")
+DEFAULT_PRECISION = "auto"
+
+
 def cpu_has_bf16() -> bool:
     """Whether the CPU runs bf16 matmuls natively (AVX-512 BF16 / AMX): then autocast pays."""
     import torch
@@ -110,14 +115,33 @@ def cpu_has_bf16() -> bool:
         return False
 
 
-def autocast_for(device: str):
-    """bf16 autocast where it speeds things up (CUDA, or a CPU with native bf16), else nothing."""
+def resolve_precision(precision: str, device: str) -> str:
+    """What a model actually runs in on `device`: "bf16" (autocast) or "fp32".
+
+    auto: bf16 where the hardware runs it natively (CUDA with bf16, a CPU with AVX-512 BF16 or
+    AMX), else fp32. The two give slightly different scores (and now and then another greedy
+    answer), so builds and evaluations record the resolved value, and fp32 reproduces a run on
+    any CPU.
+    """
     import torch
 
-    if device == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    if device == "cpu" and cpu_has_bf16():
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+    if precision not in PRECISIONS:
+        raise UserError(f"unknown precision '{precision}': use {', '.join(PRECISIONS)}", field="precision")
+    if precision == "fp32":
+        return "fp32"
+    supported = torch.cuda.is_bf16_supported() if device == "cuda" else cpu_has_bf16()
+    if precision == "bf16" and not supported:
+        raise UserError(f"bf16: this {device} has no native bf16 (use auto or fp32)",
+                        field="precision")
+    return "bf16" if supported else "fp32"
+
+
+def autocast_for(device: str, precision: str):
+    """bf16 autocast when the resolved `precision` is bf16, else nothing (plain fp32)."""
+    import torch
+
+    if precision == "bf16":
+        return torch.autocast(device, dtype=torch.bfloat16)
     return nullcontext()
 
 
@@ -136,6 +160,7 @@ class LLM:
     tokenizer: object
     source: ModelSource
     device: str
+    precision: str = "fp32"  # resolved: "bf16" (autocast) or "fp32"
     load_s: float = 0.0
     adapter: str | None = None
     no_repeat_ngram: int = NO_REPEAT_NGRAM  # 0: no repetition guard
@@ -171,7 +196,7 @@ class LLM:
             idx = order[start:start + batch_size]
             batch = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
             t0 = time.perf_counter()
-            with self._lock, torch.inference_mode(), autocast_for(self.device):
+            with self._lock, torch.inference_mode(), autocast_for(self.device, self.precision):
                 gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                           logits_processor=self._guards(batch["input_ids"].shape[1]),
                                           pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
@@ -192,7 +217,7 @@ class LLM:
         batch = self.tokenizer([prompt], return_tensors="pt", add_special_tokens=False).to(self.device)
 
         def work():
-            with self._lock, torch.inference_mode(), autocast_for(self.device):
+            with self._lock, torch.inference_mode(), autocast_for(self.device, self.precision):
                 self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, streamer=streamer,
                                     logits_processor=self._guards(batch["input_ids"].shape[1]),
                                     pad_token_id=self.tokenizer.pad_token_id, eos_token_id=self.tokenizer.eos_token_id)
@@ -220,7 +245,7 @@ class LLM:
         ids = torch.tensor([o + [pad] * (width - len(o)) for o in opt_ids], device=self.device)
         mask = torch.tensor([[1] * (len(prompt_ids) + len(o)) + [0] * (width - len(o)) for o in opt_ids],
                             device=self.device)
-        with self._lock, torch.inference_mode(), autocast_for(self.device):
+        with self._lock, torch.inference_mode(), autocast_for(self.device, self.precision):
             head = self.model(input_ids=torch.tensor([prompt_ids], device=self.device), use_cache=True)
             cache = head.past_key_values
             cache.batch_repeat_interleave(n)
@@ -265,12 +290,13 @@ def load_tokenizer(path: str, trust_remote_code: bool = False):
 
 
 def load_llm(name: str | None = None, device: str = "auto", adapter: str | None = None,
-             trust_remote_code: bool = False) -> LLM:
+             trust_remote_code: bool = False, precision: str = DEFAULT_PRECISION) -> LLM:
     """Load the base model (and optionally a LoRA adapter folder) for generation."""
     source = resolve_base_model(name)
     if source.kind != "hub":
         set_offline(True)
     device = pick_device(device)
+    precision = resolve_precision(precision, device)
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -291,4 +317,4 @@ def load_llm(name: str | None = None, device: str = "auto", adapter: str | None 
             raise UserError(f"no adapter_model.safetensors in {adapter} (only safetensors adapters are loaded)")
         model = PeftModel.from_pretrained(model, adapter)  # prefers the safetensors file checked above
     model.to(device).eval()
-    return LLM(model, tok, source, device, load_s=time.perf_counter() - t0, adapter=adapter)
+    return LLM(model, tok, source, device, precision, load_s=time.perf_counter() - t0, adapter=adapter)

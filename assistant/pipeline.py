@@ -21,6 +21,7 @@ from typing import Callable
 from .assistants import APPROACHES
 from .errors import UserError
 from .files import read_json, write_json
+from .llm import DEFAULT_PRECISION
 from .memory import INTERVAL_S
 
 DEFAULT_APPROACHES = ("base", "ft", "rag")
@@ -44,7 +45,7 @@ def _say(progress: Callable[[str], None] | None, msg: str) -> None:
 def compare(corpus, out, approaches=DEFAULT_APPROACHES, quick: bool = False, probes: str | None = None,
             device: str = "auto", base_model: str | None = None, embedding_model: str | None = None,
             judge: str | None = None, progress: Callable[[str], None] | None = None, ft_values: dict | None = None,
-            rag_config=None, listeners=(), config: dict | None = None):
+            rag_config=None, listeners=(), config: dict | None = None, precision: str = DEFAULT_PRECISION):
     """Build every approach of `approaches` into a new run, evaluate them, report; returns the Run."""
     from .runs import Run
 
@@ -61,11 +62,11 @@ def compare(corpus, out, approaches=DEFAULT_APPROACHES, quick: bool = False, pro
     run = Run.create(out, corpus=corpus, approaches=approaches, command="compare", base_model=base_model,
                      embedding_model=embedding_model,
                      config={**(config or {}), "approaches": approaches, "quick": quick, "probes": probes,
-                             "device": device, "judge": judge})
-    build(run, corpus, approaches, quick=quick, device=device, progress=progress, ft_values=ft_values,
-          rag_config=rag_config, listeners=listeners)
+                             "device": device, "precision": precision, "judge": judge})
+    build(run, corpus, approaches, quick=quick, device=device, progress=progress,
+          ft_values={**(ft_values or {}), "precision": precision}, rag_config=rag_config, listeners=listeners)
     evaluate_run(run, corpus, approaches, quick=quick, probes=probe_items, probes_source=probes, device=device,
-                 judge=judge, progress=progress)
+                 judge=judge, progress=progress, precision=precision)
     return run
 
 
@@ -118,24 +119,28 @@ def _raft_examples(run, corpus, device):
 
 def evaluate_run(run, corpus, approaches, quick: bool = False, probes: list[dict] | None = None,
                  probes_source: str | None = None, device: str = "auto", judge: str | None = None,
-                 progress: Callable[[str], None] | None = None) -> dict:
-    """Evaluate the run's built approaches with the harness, then write the reports."""
+                 progress: Callable[[str], None] | None = None, precision: str = DEFAULT_PRECISION) -> dict:
+    """Evaluate the run's built approaches with the harness, then write the reports. Every
+    model runs in `precision` (resolved on this machine, recorded in the stage and the report)."""
     from evals.harness import EvalConfig, Harness
 
     from .assistants import RetrievalAssistant, load_assistant
     from .embed import load_embedder
+    from .llm import pick_device, resolve_precision
 
     if judge:
         from evals.judge import check_judge
 
         check_judge(judge)
-    with run.running("eval", approaches=list(approaches), quick=quick):
+    device = pick_device(device)
+    precision = resolve_precision(precision, device)
+    with run.running("eval", approaches=list(approaches), quick=quick, device=device, precision=precision):
         embedder = load_embedder(run.manifest.get("models", {}).get("embedding", {}).get("name"), device=device)
         harness = Harness(corpus, run.dir("eval"), EvalConfig(quick=quick, judge=judge), embedder=embedder,
                           probes=probes, progress=progress)
         _say(progress, f"evaluating {', '.join(approaches)} on {harness.items.note}")
         for approach in approaches:
-            assistant = load_assistant(run, approach, device=device)
+            assistant = load_assistant(run, approach, device=device, precision=precision)
             harness.evaluate(assistant)
             if isinstance(assistant, RetrievalAssistant):
                 harness.probe_injection(assistant, _with_planted_documents(assistant, harness.injection_questions()))
@@ -145,10 +150,10 @@ def evaluate_run(run, corpus, approaches, quick: bool = False, probes: list[dict
             from evals.judge import load_judge
 
             _say(progress, f"loading the LLM judge {judge}")
-            harness.judge(load_judge(judge, device=device))
+            harness.judge(load_judge(judge, device=device, precision=precision))
             gc.collect()
         src = probes_source or (str(Path(corpus.root) / "probes.jsonl") if corpus.probes and corpus.root else None)
-        harness.write({"probes_source": src})
+        harness.write({"probes_source": src, "device": device, "precision": precision})
         write_json(run.dir("eval") / "build.json", build_facts(run, approaches, harness.timing, device))
     return write_report(run)
 

@@ -26,6 +26,8 @@ import typing as t
 
 from pydantic import BaseModel, ValidationError
 
+from assistant.llm import DEFAULT_PRECISION
+
 from .metrics import JUDGE_METRICS, not_run
 JUDGE_SYSTEM = "You are a careful evaluator. Reply with one JSON object that follows the schema, and nothing else."
 RETRY_INSTRUCTION = ("\n\nYour previous reply was not a JSON object that follows the schema above. Reply now with "
@@ -121,13 +123,14 @@ class LocalJudgeLLM(InstructorBaseRagasLLM):
         return await asyncio.to_thread(self.generate, prompt, response_model)
 
 
-def load_judge(name: str, device: str = "auto", max_new_tokens: int = MAX_NEW_TOKENS) -> LocalJudgeLLM:
+def load_judge(name: str, device: str = "auto", max_new_tokens: int = MAX_NEW_TOKENS,
+               precision: str = DEFAULT_PRECISION) -> LocalJudgeLLM:
     """The judge model (load_llm's resolution: a local folder, the embedded default, a hub id)."""
     from assistant.errors import UserError
     from assistant.llm import load_llm
 
     try:
-        llm = load_llm(name, device=device)
+        llm = load_llm(name, device=device, precision=precision)
     except UserError as e:
         raise UserError(f"--judge {name}: {e}", field="judge") from None
     return LocalJudgeLLM(llm, max_new_tokens=max_new_tokens, name=name)

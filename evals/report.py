@@ -132,7 +132,8 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
         "run": {"id": manifest.get("id"), "corpus": manifest.get("corpus", {}), "created": manifest.get("created"),
                 "models": manifest.get("models", {}), "quick": meta.get("quick", False),
                 "selection": meta.get("selection"), "judge": meta.get("judge"), "n_test": meta.get("n_test"),
-                "seed": meta.get("seed"), "versions": manifest.get("versions", {})},
+                "seed": meta.get("seed"), "device": meta.get("device"), "precision": meta.get("precision"),
+                "versions": manifest.get("versions", {})},
         "approaches": approaches, "accuracy": accuracy, "paired": paired, "bias": bias, "overfitting": over,
         "cost": cost_mod.cost_table(answers, build, approaches), "update_note": build.get("update_note"),
         "injection": {ap: injection_mod.summarise([r for r in rec["injection"] if r["approach"] == ap])
@@ -275,7 +276,8 @@ def render_markdown(r: dict) -> str:
     parts = [f"# Fine-tune or retrieve? Report for run {run['id']}",
              f"Corpus **{run['corpus'].get('name')}** ({run['corpus'].get('documents')} documents, "
              f"{run['corpus'].get('qa')} Q&A pairs). Evaluated on {run.get('selection')}. "
-             f"Judge: {run.get('judge') or 'none'}.",
+             f"Judge: {run.get('judge') or 'none'}. Models ran in {run.get('precision') or 'unrecorded precision'} "
+             f"on {run.get('device') or 'an unrecorded device'}.",
              "## Recommendation", f"**{rec['summary']}**", "\n".join(f"- {s}" for s in rec["reasons"]),
              "Caveats:\n\n" + "\n".join(f"- {s}" for s in rec["caveats"]) if rec["caveats"] else "",
              "## Accuracy (test split, 95% bootstrap CI, n)",
@@ -380,7 +382,8 @@ th{background:#f3f3f3}.rec{background:#eef6ee;border-left:4px solid #3a3;padding
 </style></head><body>
 <h1>Fine-tune or retrieve? Run {{ r.run.id }}</h1>
 <p>Corpus <b>{{ r.run.corpus.name }}</b> ({{ r.run.corpus.documents }} documents, {{ r.run.corpus.qa }} Q&amp;A pairs).
-Evaluated on {{ r.run.selection }}. Judge: {{ r.run.judge or "none" }}.</p>
+Evaluated on {{ r.run.selection }}. Judge: {{ r.run.judge or "none" }}.
+Models ran in {{ r.run.precision or "unrecorded precision" }} on {{ r.run.device or "an unrecorded device" }}.</p>
 <div class="rec"><h2>Recommendation</h2><p><b>{{ r.recommendation.summary }}</b></p>
 <ul>{% for s in r.recommendation.reasons %}<li>{{ s }}</li>{% endfor %}</ul>
 {% for c in r.recommendation.caveats %}<p class="caveat">Caveat: {{ c }}</p>{% endfor %}</div>

@@ -25,7 +25,7 @@ def tiny_embedder_path(tmp_path_factory):
 def tiny_llm(tiny_llm_path):
     from assistant.llm import load_llm
 
-    return load_llm(str(tiny_llm_path), device="cpu")
+    return load_llm(str(tiny_llm_path), device="cpu", precision="fp32")  # the same figures on every CPU
 
 
 @pytest.fixture(scope="session")

@@ -18,12 +18,12 @@ def test_home_80x24(snap_compare, tmp_path, monkeypatch):
         await choose_folder(pilot, pilot.app, "corpus")
         pilot.app.screen.query_one("#build").focus()
 
-    assert snap_compare(AssistantApp(out="runs"), terminal_size=(80, 24), run_before=pick_corpus)
+    assert snap_compare(AssistantApp(out="runs", precision="fp32"), terminal_size=(80, 24), run_before=pick_corpus)
 
 
 def test_help_80x24(snap_compare, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert snap_compare(AssistantApp(out="runs"), press=["f1"], terminal_size=(80, 24))
+    assert snap_compare(AssistantApp(out="runs", precision="fp32"), press=["f1"], terminal_size=(80, 24))
 
 
 def test_chat_100x32(snap_compare, tmp_path, monkeypatch, tiny_llm_path):
@@ -34,7 +34,7 @@ def test_chat_100x32(snap_compare, tmp_path, monkeypatch, tiny_llm_path):
     monkeypatch.chdir(tmp_path)
     corpus = load_corpus(write_tiny_corpus(tmp_path / "corpus"))
     run = Run.create("runs", corpus=corpus, config={}, approaches=["base"], command="test", base_model=str(tiny_llm_path))
-    app = AssistantApp(out="runs", device="cpu")
+    app = AssistantApp(out="runs", precision="fp32", device="cpu")
 
     async def ask(pilot):
         pilot.app.open_chat(run)
@@ -72,4 +72,4 @@ def test_results_80x24(snap_compare, tmp_path, monkeypatch, tiny_embedder):
         await wait_for(pilot, lambda: type(pilot.app.screen).__name__ == "ResultsScreen")
         await pilot.pause()
 
-    assert snap_compare(AssistantApp(out="runs"), terminal_size=(80, 24), run_before=open_results)
+    assert snap_compare(AssistantApp(out="runs", precision="fp32"), terminal_size=(80, 24), run_before=open_results)

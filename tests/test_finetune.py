@@ -115,7 +115,7 @@ def test_builds_adapter_history_and_manifest(tmp_path, tiny_llm_path):
 
 def _val_loss(llm_path, adapter, corpus):
     """Mean token loss of the val examples under base + adapter, as the Trainer computes it."""
-    llm = load_llm(str(llm_path), device="cpu", adapter=str(adapter))
+    llm = load_llm(str(llm_path), device="cpu", precision="fp32", adapter=str(adapter))
     b = QAExamples(corpus.system_prompt)
     encs = [encode_example(llm.tokenizer, b.build(p, llm), 64) for p in corpus.split("val")]
     batch = data_collator(llm.tokenizer)(encs)
@@ -192,8 +192,8 @@ def test_adapter_loads_and_merges_to_the_same_logits(tmp_path, tiny_llm_path):
     corpus = make_corpus()
     run = new_run(tmp_path, corpus, tiny_llm_path)
     build_adapter(run, corpus, tiny_config(max_steps=4, probe_questions=0), device="cpu")
-    with_adapter = load_llm(str(tiny_llm_path), device="cpu", adapter=str(run.path / "ft" / "adapter"))
-    base = load_llm(str(tiny_llm_path), device="cpu")
+    with_adapter = load_llm(str(tiny_llm_path), device="cpu", precision="fp32", adapter=str(run.path / "ft" / "adapter"))
+    base = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
     ids = with_adapter.tokenizer([with_adapter.chat_prompt(FACTS[0][0])], return_tensors="pt", add_special_tokens=False)
     with torch.no_grad():
         la = with_adapter.model(**ids).logits
@@ -245,7 +245,7 @@ def test_answer_only_logits_give_the_same_loss_and_gradients(tmp_path, tiny_llm_
 
     from assistant.finetune import lora_config, trainer_class
 
-    llm = load_llm(str(tiny_llm_path), device="cpu")
+    llm = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
     b = QAExamples("Avalon.")
     batch = data_collator(llm.tokenizer)([encode_example(llm.tokenizer, b.build(QAPair(str(i), q, a), llm), 64)
                                           for i, (q, a) in enumerate(FACTS[:4])])
@@ -344,7 +344,7 @@ def test_hybrid_build_writes_its_adapter_and_answers_carry_their_contexts(tmp_pa
     assert read_json(run.path / "hybrid" / "history.json")["approach"] == "hybrid"
     assert 0.7 <= summary["raft"]["gold_share"] <= 0.9 and summary["skipped_too_long"] == 0
     assert read_json(run.path / "hybrid" / "manifest.json")["examples"]["builder"] == "raft"
-    hybrid = load_assistant(run, "hybrid", device="cpu", max_new_tokens=4)
+    hybrid = load_assistant(run, "hybrid", device="cpu", max_new_tokens=4, precision="fp32")
     (answer,) = hybrid.answer([corpus.split("train")[0].question])
     assert answer.contexts and all(c.doc_id in {d.id for d in corpus.documents} for c in answer.contexts)
 
@@ -359,10 +359,10 @@ def test_real_model_learns_a_batch_and_the_ft_assistant_answers(tmp_path):
     run = Run.create(tmp_path / "runs", corpus=corpus, config={}, approaches=["ft"], command="test")
     cfg = FinetuneConfig(max_train_examples=2, batch_size=2, max_steps=3, eval_steps=3, max_val_examples=2,
                          learning_rate=1e-3, warmup_ratio=0.0, lr_scheduler="constant", max_length=192,
-                         probe_questions=2, probe_max_new_tokens=8)
+                         probe_questions=2, probe_max_new_tokens=8, precision="fp32")
     summary = build_adapter(run, corpus, cfg, device="cpu")
     assert summary["steps"] == 3 and summary["last_loss"] < summary["first_loss"]
     assert run.manifest["models"]["base"]["sha256"] and summary["tokens_per_s"] > 0
-    ft = load_assistant(run, "ft", device="cpu", max_new_tokens=8)
+    ft = load_assistant(run, "ft", device="cpu", max_new_tokens=8, precision="fp32")
     (answer,) = ft.answer([corpus.split("train")[0].question])
     assert answer.text.strip() and answer.contexts == []

@@ -138,11 +138,11 @@ def test_compare_with_judge_runs_the_judge(tmp_path, monkeypatch, tiny_embedder,
 
     c = corpus()
     monkeypatch.setattr(pipeline, "build", lambda run, corpus, approaches, **kw: None)
-    monkeypatch.setattr(assistants_mod, "load_assistant", lambda run, ap, device="auto": Oracle(ap, c))
+    monkeypatch.setattr(assistants_mod, "load_assistant", lambda run, ap, **kw: Oracle(ap, c))
     monkeypatch.setattr(embed_mod, "load_embedder", lambda name, device="auto": tiny_embedder)
     real_load = judge_mod.load_judge
-    monkeypatch.setattr(judge_mod, "load_judge", lambda name, device="auto": real_load(name, "cpu", max_new_tokens=4))
-    run = pipeline.compare(c, tmp_path / "runs", ["base", "rag"], quick=True, judge=str(tiny_llm_path))
+    monkeypatch.setattr(judge_mod, "load_judge", lambda name, **kw: real_load(name, "cpu", max_new_tokens=4, precision="fp32"))
+    run = pipeline.compare(c, tmp_path / "runs", ["base", "rag"], quick=True, judge=str(tiny_llm_path), precision="fp32")
     report = json.loads((run.path / "report.json").read_text())
     assert report["run"]["judge"] == str(tiny_llm_path)
     fig = report["accuracy"]["rag"]["judge"]["judge_answer_correctness"]

@@ -61,22 +61,46 @@ def test_option_logprobs_rank_options(tiny_llm):
     assert len(scores) == 3 and all(lp < 0 and n >= 1 for lp, n in scores)
 
 
-def test_option_logprobs_share_the_prompt_and_match_full_forward_passes(tiny_llm):
-    """The prompt's KV cache is shared by the options: same scores as one full pass per option."""
+@pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-4), ("bf16", 1e-3)])
+def test_option_logprobs_share_the_prompt_and_match_full_forward_passes(tiny_llm, precision, tolerance):
+    """The prompt's KV cache is shared by the options: the same scores as one full pass per
+    option, compared like with like (bf16 autocast runs on any CPU, natively or not). Measured
+    here: cached vs full pass differ by about 1e-5 in either precision; scoring the options
+    after a cut prompt moves them by 0.05 to 0.12 even on this random model."""
+    import dataclasses
+
     import torch
 
-    prompt = tiny_llm.chat_prompt("A 70-year-old and a 25-year-old called support. Who forgot the password?")
+    from assistant.llm import autocast_for
+
+    llm = dataclasses.replace(tiny_llm, precision=precision)
+    prompt = llm.chat_prompt("A 70-year-old and a 25-year-old called support. Who forgot the password?")
     options = ["The 70-year-old", "The 25-year-old", "Cannot be determined"]
-    tok = tiny_llm.tokenizer
+    tok = llm.tokenizer
     p = tok(prompt, add_special_tokens=False)["input_ids"]
     expected = []
     for opt in options:
         o = tok(opt, add_special_tokens=False)["input_ids"]
-        with torch.inference_mode():
-            logp = torch.log_softmax(tiny_llm.model(input_ids=torch.tensor([p + o])).logits.float(), -1)[0]
+        with torch.inference_mode(), autocast_for("cpu", precision):
+            logp = torch.log_softmax(llm.model(input_ids=torch.tensor([p + o])).logits.float(), -1)[0]
         expected.append(sum(logp[len(p) + j - 1, t].item() for j, t in enumerate(o)))
-    got = [lp for lp, _ in tiny_llm.option_logprobs(prompt, options)]
-    assert got == pytest.approx(expected, abs=1e-4)
+    got = [lp for lp, _ in llm.option_logprobs(prompt, options)]
+    assert got == pytest.approx(expected, abs=tolerance)
+
+
+def test_precision_resolves_from_the_hardware_and_is_recorded(tiny_llm_path, monkeypatch):
+    from assistant import llm as llm_mod
+
+    assert llm_mod.resolve_precision("fp32", "cpu") == "fp32"
+    monkeypatch.setattr(llm_mod, "cpu_has_bf16", lambda: True)
+    assert llm_mod.resolve_precision("auto", "cpu") == "bf16" and llm_mod.resolve_precision("bf16", "cpu") == "bf16"
+    monkeypatch.setattr(llm_mod, "cpu_has_bf16", lambda: False)
+    assert llm_mod.resolve_precision("auto", "cpu") == "fp32"
+    with pytest.raises(UserError, match="no native bf16"):
+        llm_mod.resolve_precision("bf16", "cpu")
+    with pytest.raises(UserError, match="unknown precision 'fp16'"):
+        llm_mod.resolve_precision("fp16", "cpu")
+    assert load_llm(str(tiny_llm_path), device="cpu").precision == "fp32"  # auto, on a CPU without bf16
 
 
 def test_tiny_embedder_normalised(tiny_embedder):
@@ -105,7 +129,7 @@ def test_local_folder_resolves(tiny_llm_path):
 
 @pytest.mark.integration
 def test_real_embedded_models_answer():
-    llm = load_llm()
+    llm = load_llm(precision="fp32")
     assert llm.source.kind == "embedded" and llm.n_params > 100_000_000
     (answer,) = llm.generate([llm.chat_prompt("What is the capital of France?")], max_new_tokens=16)
     assert "Paris" in answer.text

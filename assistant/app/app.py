@@ -10,6 +10,7 @@ import os
 from textual.app import App
 from textual.binding import Binding
 
+from ..llm import DEFAULT_PRECISION
 from .backend import BuildSettings
 from .screens.build import BuildScreen
 from .screens.chat import ChatScreen
@@ -26,10 +27,11 @@ class AssistantApp(App):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, out: str = "runs", device: str = "auto", **kw):
+    def __init__(self, out: str = "runs", device: str = "auto", precision: str = DEFAULT_PRECISION, **kw):
         super().__init__(**kw)
         self.out = out
         self.device = device
+        self.precision = precision
         self.chat_history: dict[str, list] = {}  # run id -> [(question, {approach: (text, contexts)})]
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded unless a hub model is named
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")

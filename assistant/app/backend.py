@@ -1,43 +1,16 @@
 """What the terminal app calls: the corpus check, the builders, the evaluation, the assistants.
 
-The app only shows what these return. Every part is looked up when it is needed, so a part
-that has not landed yet (a builder, the harness) is reported as absent with a note, never
-imitated. All functions here block: the screens call them from thread workers.
+The app only shows what these return. All functions here block: the screens call them from
+thread workers.
 """
 from __future__ import annotations
 
-import importlib
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ..errors import UserError
-
-# part -> (module, attribute that must exist, what the user loses without it)
-PARTS = {
-    "check": ("assistant.corpus", "check_corpus", "counts from loading it; the corpus check"),
-    "ft": ("assistant.finetune", "build_adapter", "LoRA fine-tuning"),
-    "hybrid": ("assistant.finetune", "raft_examples", "the hybrid (RAFT) builder"),
-    "rag": ("assistant.rag", "build_index", "the RAG index"),
-    "compare": ("assistant.pipeline", "evaluate_run", "evaluation and the recommendation"),
-}
-
-
-def part(name: str):
-    """The callable behind a part, or None when that part is not in this checkout yet."""
-    module, attr, _ = PARTS[name]
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return None
-    return getattr(mod, attr, None)
-
-
-def missing_note(name: str) -> str:
-    module, attr, what = PARTS[name]
-    return f"{what}: not available yet ({module}.{attr})"
-
+from ..llm import DEFAULT_PRECISION
 
 class Cancelled(Exception):
     """The person pressed cancel; raised inside a builder's callback to stop it."""
@@ -60,6 +33,7 @@ class BuildSettings:
     chunk_tokens: int = 200
     retrieval: str = "hybrid"
     device: str = "auto"
+    precision: str = DEFAULT_PRECISION
 
     @property
     def base(self) -> str | None:
@@ -82,10 +56,9 @@ def load_corpus(settings: BuildSettings):
 
 def corpus_summary(corpus) -> dict:
     """corpus.check_corpus: counts (documents, Q&A per split and kind, probes) and warnings."""
-    check = part("check")
-    if check is None:
-        raise UserError(missing_note("check"))
-    return check(corpus)
+    from ..corpus import check_corpus
+
+    return check_corpus(corpus)
 
 
 # -- builds -------------------------------------------------------------------------------
@@ -94,6 +67,7 @@ def create_run(out: str | Path, corpus, settings: BuildSettings):
 
     config = {"quick": settings.quick, "lora_rank": settings.lora_rank, "epochs": settings.epochs, "max_steps": settings.max_steps,
               "top_k": settings.top_k, "retrieval": settings.retrieval, "chunk_tokens": settings.chunk_tokens, "device": settings.device,
+              "precision": settings.precision,
               "domain": settings.domain, "corpus": settings.corpus_path}
     return Run.create(out, corpus=corpus, config=config, approaches=list(settings.approaches), command="tui build",
                       base_model=settings.base, embedding_model=settings.embedding)
@@ -110,16 +84,15 @@ def rag_config(settings: BuildSettings):
 def finetune_config(settings: BuildSettings, approach: str = "ft"):
     from ..finetune import finetune_config
 
-    return finetune_config({"rank": settings.lora_rank, "epochs": settings.epochs, "max_steps": settings.max_steps},
+    return finetune_config({"rank": settings.lora_rank, "epochs": settings.epochs, "max_steps": settings.max_steps,
+                            "precision": settings.precision},
                            quick=settings.quick, approach=approach)
 
 
 def build_rag(run, corpus, settings: BuildSettings, progress: Callable[[int, int, str], None],
               cancel: threading.Event):
     """Build the index; the progress callback raises Cancelled once cancel is set."""
-    build_index = part("rag")
-    if build_index is None:
-        raise UserError(missing_note("rag"))
+    from ..rag import build_index
 
     def on_progress(done, total, message=""):
         if cancel.is_set():
@@ -133,15 +106,14 @@ def build_adapter(run, corpus, settings: BuildSettings, approach: str, on_progre
                   cancel: threading.Event):
     """Train the adapter; `on_progress` hears finetune.TrainingProgress (step, loss, val_loss, ETA).
     Setting `cancel` stops after the current step: the builder raises TrainingInterrupted."""
-    if part(approach) is None:
-        raise UserError(missing_note(approach))
+    from ..finetune import build_adapter, raft_examples
 
     class Listener:
         def on_progress(self, p) -> None:
             on_progress(p)
 
-    examples = part("hybrid")(run, corpus, device=settings.device) if approach == "hybrid" else None
-    return part("ft")(run, corpus, finetune_config(settings, approach), approach=approach, device=settings.device,
+    examples = raft_examples(run, corpus, device=settings.device) if approach == "hybrid" else None
+    return build_adapter(run, corpus, finetune_config(settings, approach), approach=approach, device=settings.device,
                       callbacks=[Listener()], cancel=cancel, examples=examples)
 
 
@@ -151,9 +123,8 @@ def evaluate(run, corpus, settings: BuildSettings, built: list[str], progress: C
 
     Once `cancel` is set, the next progress report raises Cancelled: the harness reports between
     its steps, so the step under way finishes first."""
-    evaluate_run = part("compare")
-    if evaluate_run is None:
-        raise UserError(missing_note("compare"))
+    from ..pipeline import evaluate_run
+
     approaches = ["base"] + [a for a in ("ft", "rag", "hybrid") if a in built]
 
     def on_progress(message: str) -> None:
@@ -161,7 +132,8 @@ def evaluate(run, corpus, settings: BuildSettings, built: list[str], progress: C
             raise Cancelled()
         progress(message)
 
-    return evaluate_run(run, corpus, approaches, quick=settings.quick, device=settings.device, progress=on_progress)
+    return evaluate_run(run, corpus, approaches, quick=settings.quick, device=settings.device, progress=on_progress,
+                        precision=settings.precision)
 
 
 # -- results and chat ---------------------------------------------------------------------
@@ -186,12 +158,12 @@ _assistants: dict[tuple[str, str], object] = {}
 _assistants_lock = threading.Lock()
 
 
-def get_assistant(run, approach: str, device: str = "auto"):
+def get_assistant(run, approach: str, device: str = "auto", precision: str = DEFAULT_PRECISION):
     """Load an approach's assistant once per session (model loading takes seconds)."""
     from ..assistants import load_assistant
 
     key = (str(Path(run.path).resolve()), approach)
     with _assistants_lock:
         if key not in _assistants:
-            _assistants[key] = load_assistant(run, approach, device=device, max_new_tokens=128)
+            _assistants[key] = load_assistant(run, approach, device=device, max_new_tokens=128, precision=precision)
         return _assistants[key]

@@ -125,7 +125,8 @@ class ChatScreen(Screen):
         for approach, box in boxes.items():  # one after another: they share the cores
             try:
                 call(box.update, Text(f"loading {approach}…", style="italic"))
-                assistant = backend.get_assistant(self.current_run, approach, device=self.app.device)
+                assistant = backend.get_assistant(self.current_run, approach, device=self.app.device,
+                                                  precision=self.app.precision)
                 pieces, contexts = assistant.stream(question)
                 call(box.update, "…")
                 call(self._add_sources, approach, contexts)

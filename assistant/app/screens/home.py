@@ -73,7 +73,6 @@ class HomeScreen(Screen):
                                          id="retrieval", compact=True)
                         yield Label("chunk tokens")
                         yield Input("200", type="integer", id="chunk-tokens", compact=True)
-                    yield Static("", id="parts-note")
                     yield Button("Build and compare", id="build", variant="primary", compact=True)
             with Vertical(id="runs-box", classes="box") as box:
                 box.border_title = "Past runs (Enter: results, c: chat)"
@@ -84,7 +83,6 @@ class HomeScreen(Screen):
         self.title = "assistant"
         self.sub_title = "fine-tune or retrieve?"
         self.query_one("#runs", DataTable).add_columns("run", "corpus", "recommended", "stages")
-        self._show_parts()
         self._apply_profile(quick=True)
         self.action_refresh_runs()
         self.check_corpus()
@@ -92,35 +90,19 @@ class HomeScreen(Screen):
     def on_screen_resume(self) -> None:
         self.action_refresh_runs()
 
-    # -- parts that are not there yet -------------------------------------------------------
-    def _show_parts(self) -> None:
-        notes = []
-        for name in ("ft", "rag", "hybrid"):
-            if backend.part(name) is None:
-                box = self.query_one(f"#ap-{name}", Checkbox)
-                box.value = False
-                box.disabled = True
-                notes.append(f"{name}: builder not available yet")
-        if backend.part("compare") is None:
-            notes.append("evaluation: not available yet (no report, no recommendation)")
-        self.query_one("#parts-note", Static).update(Text("\n".join(notes), style="italic"))
-
     def _apply_profile(self, quick: bool) -> None:
-        """Fill LoRA rank, epochs and top-k from the builders' own profiles (where they exist)."""
-        if backend.part("ft") is not None:
-            from ...finetune import FinetuneConfig
+        """Fill LoRA rank, epochs and top-k from the builders' own profiles."""
+        from ...finetune import FinetuneConfig
+        from ...rag import RagConfig
 
-            cfg = FinetuneConfig.quick() if quick else FinetuneConfig()
-            self.query_one("#lora-rank", Input).value = str(cfg.rank)
-            self.query_one("#epochs", Input).value = str(int(cfg.epochs))
-            self.query_one("#max-steps", Input).value = str(cfg.max_steps or "")
-        if backend.part("rag") is not None:
-            from ...rag import RagConfig
-
-            cfg = RagConfig.quick() if quick else RagConfig()
-            self.query_one("#top-k", Input).value = str(cfg.top_k)
-            self.query_one("#chunk-tokens", Input).value = str(cfg.chunk_tokens)
-            self.query_one("#retrieval", Select).value = cfg.retrieval
+        ft = FinetuneConfig.quick() if quick else FinetuneConfig()
+        self.query_one("#lora-rank", Input).value = str(ft.rank)
+        self.query_one("#epochs", Input).value = str(int(ft.epochs))
+        self.query_one("#max-steps", Input).value = str(ft.max_steps or "")
+        rag = RagConfig.quick() if quick else RagConfig()
+        self.query_one("#top-k", Input).value = str(rag.top_k)
+        self.query_one("#chunk-tokens", Input).value = str(rag.chunk_tokens)
+        self.query_one("#retrieval", Select).value = rag.retrieval
 
     # -- corpus ----------------------------------------------------------------------------
     @on(RadioSet.Changed, "#source")
@@ -225,7 +207,7 @@ class HomeScreen(Screen):
 
         approaches = [a for a in ("ft", "rag", "hybrid") if self.query_one(f"#ap-{a}", Checkbox).value]
         return BuildSettings(
-            domain=domain, corpus_path=path, device=self.app.device,
+            domain=domain, corpus_path=path, device=self.app.device, precision=self.app.precision,
             base_model=self.query_one("#base-model", Input).value, embedding_model=self.query_one("#embedding-model", Input).value,
             approaches=approaches, quick=self.query_one("#profile", RadioSet).pressed_button.name == "quick",
             lora_rank=number("#lora-rank", "LoRA rank", 1), epochs=number("#epochs", "epochs", 1),
