@@ -193,9 +193,6 @@ class BuildScreen(Screen):
     def _evaluate(self, corpus, built: list[str]) -> bool:
         """Evaluate and report; whether a report came out."""
         call = self.app.call_from_thread
-        if backend.part("compare") is None:
-            call(self._eval, "✗ " + backend.missing_note("compare") + " — chat with the run from Home")
-            return False
         call(self._eval, "evaluating base (the reference) and " + ", ".join(built) + "…")
 
         # The harness reports in words, each line led by the approach it is on ("ft: bias probes");

@@ -73,8 +73,7 @@ class ResultsScreen(Screen):
         return t
 
     def _no_report(self) -> Text:
-        note = "" if backend.part("compare") else "\n" + backend.missing_note("compare")
-        return Text(f"This run has no report.json yet.{note}\nYou can still chat with what was built (c).", style="italic")
+        return Text("This run has no report.json yet.\nYou can still chat with what was built (c).", style="italic")
 
     def _html_path(self) -> Path | None:
         path = Path(self.current_run.path) / "report.html"

@@ -25,13 +25,15 @@ class BuildPanel(Vertical):
         self.first: tuple[float, float] | None = None  # (time, done) at the first report
         self.began: float | None = None  # when this builder started
         self.eta_s: float | None = None
+        self.outcome: str | None = None  # done, cancelled or failed; kept after the screen is gone
 
     def compose(self) -> ComposeResult:
         yield Label("waiting", classes="state")
         yield ProgressBar(show_eta=False, classes="bar")
         yield Label("", classes="eta")
         if self.with_plot:
-            yield LossPlot(classes="loss")
+            self.loss_plot = LossPlot(classes="loss")
+            yield self.loss_plot
         yield RichLog(classes="log", wrap=True, markup=False, max_lines=500, min_width=20)  # default 78 cuts half-width logs
 
     def set_state(self, text: str, css: str = "") -> None:
@@ -74,10 +76,11 @@ class BuildPanel(Vertical):
         self.began = None
         self.query_one(".eta", Label).update("")
         self.set_state(text, css)
+        self.outcome = css
 
     def add_loss(self, step: int, loss: float | None, val_loss: float | None) -> None:
         if self.with_plot:
-            self.query_one(LossPlot).add(step, loss, val_loss)
+            self.loss_plot.add(step, loss, val_loss)
 
     def log_line(self, text: str) -> None:
         self.query_one(RichLog).write(text)
