@@ -38,6 +38,25 @@ def build_cmd(corpus, model, out, *extra):
             "--probe-questions", "0", "--precision", "fp32", "--learning-rate", "0.005", "--json", *extra]
 
 
+# The build under test, paused right after it saves its first checkpoint, so that the signal
+# always lands mid-build, however fast or loaded the machine is (no polling race).
+PAUSED_AFTER_FIRST_CHECKPOINT = """
+import sys, time
+from pathlib import Path
+from transformers import Trainer
+marker = Path(sys.argv.pop(1))
+save = Trainer._save_checkpoint
+def save_then_wait(self, *args, **kw):
+    save(self, *args, **kw)
+    marker.touch()
+    while True:
+        time.sleep(0.1)
+Trainer._save_checkpoint = save_then_wait
+from assistant.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def only_run(out: Path) -> Path:
     (run,) = [p for p in out.iterdir() if p.is_dir()]
     return run
@@ -63,17 +82,19 @@ def test_killed_build_resumes_to_the_same_adapter(tmp_path, tiny_llm_path, refer
     env = ENV
 
     # the same build, killed once its first checkpoint is on disk
-    out = tmp_path / "killed"
-    proc = subprocess.Popen(build_cmd(corpus, tiny_llm_path, out), env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if out.exists() and list(out.glob("*/ft/checkpoints/checkpoint-*/trainer_state.json")):
-            proc.send_signal(sig)
-            break
-        time.sleep(0.02)
+    out, marker = tmp_path / "killed", tmp_path / "checkpoint-saved"
+    cmd = build_cmd(corpus, tiny_llm_path, out)
+    proc = subprocess.Popen([cmd[0], "-c", PAUSED_AFTER_FIRST_CHECKPOINT, str(marker), *cmd[3:]], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hung = time.monotonic() + 600  # only stops a hung test; the build waits for the signal
+    while not marker.exists():  # the build pauses there: no race with its end
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < hung, "no checkpoint after 10 minutes"
+        time.sleep(0.05)
+    assert list(out.glob("*/ft/checkpoints/checkpoint-*/trainer_state.json"))
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode != 0, "the build finished before it could be interrupted"
+    assert proc.returncode != 0
     assert "Traceback" not in err
     run = only_run(out)
     assert not (run / "ft" / "adapter" / "adapter_model.safetensors").exists()  # nothing half-made passes as done

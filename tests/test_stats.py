@@ -29,10 +29,12 @@ def test_paired_test_separates_a_clear_difference():
 
 
 def test_paired_test_does_not_separate_noise():
+    # Two approaches that are equally good (independent coin flips on the same 30 items, and
+    # continuous scores from one distribution): a 5% test separates them in at most ~5% of tries.
     rng = np.random.default_rng(0)
-    a = (rng.random(30) < 0.5).astype(float)
-    p = paired_difference(a, a[::-1])
-    assert not p["separated"] or abs(p["diff"]) > 0.2
+    binary = [paired_difference(*(rng.random((2, 30)) < 0.5).astype(float))["separated"] for _ in range(300)]
+    continuous = [paired_difference(*rng.random((2, 30)))["separated"] for _ in range(300)]
+    assert sum(binary) / 300 <= 0.08 and sum(continuous) / 300 <= 0.08, (sum(binary), sum(continuous))
     same = paired_difference([1, 0, 1], [1, 0, 1])
     assert same["diff"] == 0 and not same["separated"] and same["p_value"] == 1.0
 
