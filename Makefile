@@ -12,13 +12,19 @@ TORCH_VERSION := 2.13.0
 # neither a file nor a directory."); every other message, and pip's exit status, stay.
 QUIET := 2> >(grep -v "^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory\.$$" >&2)
 
-.PHONY: demo test install lock clean-venv
+.PHONY: demo test lint check install lock clean-venv
 
 demo: $(VENV)/.installed
 	$(BIN)/assistant compare --domain support --quick
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest -q
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check --no-cache
+
+# What CI (.ci/run) runs after the install: the lint, then the tests.
+check: lint test
 
 install: $(VENV)/.installed
 
