@@ -7,10 +7,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH_VERSION := 2.13.0
 
-# pip's stderr without one line it repeats for every package when pip's config names a local
+.SHELLFLAGS := -o pipefail -c
+
+# pip's output without one line it repeats for every package when pip's config names a local
 # index folder that lacks that package ("WARNING: Location 'file:///...' is ignored: it is
-# neither a file nor a directory."); every other message, and pip's exit status, stay.
-QUIET := 2> >(grep -v "^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory\.$$" >&2)
+# neither a file nor a directory."); every other message stays, in order, and so does pip's exit
+# status (pipefail).
+QUIET := 2>&1 | { grep -v "^WARNING: Location 'file:.*' is ignored: it is neither a file nor a directory\.$$" || true; }
 
 .PHONY: demo test lint check install lock clean-venv
 
