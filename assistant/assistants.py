@@ -4,23 +4,18 @@ The harness (evals/) knows only this protocol: a `name`, `answer(questions)` for
 at once, and `option_scores(question, options)` for closed-form items and bias probes. How the
 assistant was built (nothing, a LoRA adapter, a FAISS index, both) stays behind it.
 
-  base    ClosedBookAssistant(base model)
-  ft      ClosedBookAssistant(base model + LoRA adapter)
-  rag     RetrievalAssistant(base model, index)
-  hybrid  RetrievalAssistant(base model + RAFT adapter, index)
+  ClosedBookAssistant   the model alone: base, or ft (with a LoRA adapter)
+  RetrievalAssistant    the model with retrieved, numbered sources: rag, or hybrid (RAFT adapter)
+
+Which approach makes which assistant is in approaches/.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Iterator, Protocol, runtime_checkable
 
-from .errors import UserError
 from .llm import DEFAULT_PRECISION
-
-APPROACHES = ("base", "ft", "rag", "hybrid")
-
 
 @dataclass
 class Context:
@@ -116,27 +111,6 @@ class RetrievalAssistant(ClosedBookAssistant):
 def load_assistant(run, approach: str, device: str = "auto", max_new_tokens: int = 64,
                    precision: str = DEFAULT_PRECISION) -> Assistant:
     """Rebuild one approach's assistant from a run folder (models named in its manifest)."""
-    from .llm import load_llm
+    from . import approaches
 
-    if approach not in APPROACHES:
-        raise UserError(f"unknown approach '{approach}': choose one of {', '.join(APPROACHES)}")
-    models = run.manifest.get("models", {})
-    base = models.get("base", {}).get("name")
-    system = run.manifest.get("system_prompt", "")
-    adapter = None
-    if approach in ("ft", "hybrid"):
-        adapter = Path(run.path) / approach / "adapter"
-        if not (adapter / "adapter_model.safetensors").exists():
-            raise UserError(f"run {run.id} has no {approach} adapter (build it: assistant build {approach})")
-    llm = load_llm(base, device=device, adapter=str(adapter) if adapter else None, precision=precision)
-    if approach in ("base", "ft"):
-        return ClosedBookAssistant(approach, llm, system, max_new_tokens)
-    from .embed import load_embedder
-    from .rag import RagIndex
-
-    rag_dir = Path(run.path) / "rag"
-    if not (rag_dir / "index.faiss").exists():
-        raise UserError(f"run {run.id} has no RAG index (build it: assistant build rag)")
-    embedder = load_embedder(models.get("embedding", {}).get("name"), device=device)
-    index = RagIndex.load(rag_dir, embedder)
-    return RetrievalAssistant(approach, llm, system, max_new_tokens, index=index)
+    return approaches.get(approach).load(run, device=device, precision=precision, max_new_tokens=max_new_tokens)

@@ -82,3 +82,11 @@ def sha256_folder(folder, pattern: str = "*") -> str:
             h.update(str(p.relative_to(folder)).encode())
             h.update(sha256_file(p).encode())
     return h.hexdigest()
+
+
+def folder_size_mb(folder) -> float | None:
+    """Size on disk of every file under `folder`, in MiB (None when there is no such folder)."""
+    folder = Path(folder)
+    if not folder.exists():
+        return None
+    return round(sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 2**20, 2)

@@ -27,41 +27,53 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol, Sequence, runtime_checkable
+from typing import ClassVar, Protocol, Sequence, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from .corpus import Corpus, QAPair
 from .errors import UserError
-from .files import read_json, sha256_file, write_json, write_jsonl
+from .events import Cancelled, Event, Events, no_events
+from .files import folder_size_mb, read_json, sha256_file, write_json, write_jsonl
+from .config import FORM, ApproachConfig
 from .llm import DEFAULT_PRECISION, resolve_precision
 
 IGNORE_INDEX = -100  # label value the loss skips (torch CrossEntropyLoss ignore_index)
 
 
 # -- configuration ---------------------------------------------------------------------------
-class FinetuneConfig(BaseModel):
-    """Every knob of a LoRA build, with its default. `FinetuneConfig.quick()` is the demo/CI profile."""
+class FinetuneConfig(ApproachConfig):
+    """Every knob of a LoRA build, with its default; QUICK is the demo/CI profile.
 
-    model_config = ConfigDict(extra="forbid")
+    The quick profile: SmolLM2-135M on a shipped corpus in minutes on 2 CPU cores. A step at
+    batch 8 costs about 5 s on a quiet 2-core AVX2 machine (fp32; 3-8 s with native bf16), so the
+    budget is a few dozen steps. Spread over the whole train split that would show each fact less
+    than once; instead the profile trains on a sample of 64 pairs (those whose facts the test split
+    asks again as paraphrases first) for 3 epochs at a high learning rate, so that the demo visibly
+    learns the facts the evaluation checks (the full build trains on every pair). Small validation
+    and probe samples keep evaluation cheap.
+    """
+
+    QUICK: ClassVar[dict] = dict(learning_rate=1e-3, max_length=256, eval_steps=6, max_train_examples=64,
+                                 max_val_examples=16, probe_questions=32, probe_max_new_tokens=24)
 
     # LoRA
-    rank: int = Field(16, ge=1, description="LoRA rank r")
+    rank: int = Field(16, ge=1, description="LoRA rank r", json_schema_extra=FORM)
     alpha: int = Field(32, ge=1, description="LoRA scaling alpha (effective scale alpha/r)")
     dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA path")
     target_modules: str | list[str] = Field("all-linear", description="'all-linear' or module names (q_proj, ...)")
     # optimisation
-    epochs: float = Field(3.0, gt=0)
-    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)")
-    learning_rate: float = Field(2e-4, gt=0)
+    epochs: float = Field(3.0, gt=0, description="training epochs", json_schema_extra=FORM)
+    max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)",
+                                  json_schema_extra=FORM)
+    learning_rate: float = Field(2e-4, gt=0, description="peak learning rate")
     lr_scheduler: str = Field("cosine", description="a transformers scheduler name: linear, cosine, constant, ...")
-    warmup_ratio: float = Field(0.05, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
+    warmup_ratio: float = Field(0.05, ge=0, lt=1, description="share of steps warming up")
+    weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
     batch_size: int = Field(8, ge=1, description="examples per device per micro-batch")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
     max_length: int = Field(512, ge=16, description="tokens per example (prompt + answer); longer prompts are skipped")
-    seed: int = 0
-    precision: Literal["auto", "bf16", "fp32"] = Field(DEFAULT_PRECISION, description="auto: bf16 autocast where the hardware runs it natively")
+    seed: int = Field(0, ge=0, description="random seed (data order, LoRA init, sampled pairs)")
     # validation, early stopping, checkpoints
     eval_steps: int = Field(25, ge=1, description="validation loss (and a checkpoint) every N steps")
     patience: int = Field(3, ge=1, description="stop after N evaluations without a better validation loss")
@@ -71,24 +83,7 @@ class FinetuneConfig(BaseModel):
     logging_steps: int = Field(1, ge=1, description="train loss logged every N steps")
     # the pre-training probe: how much of the training data the base model already knows
     probe_questions: int | None = Field(256, ge=0, description="training questions probed before training (0: skip)")
-    probe_max_new_tokens: int = Field(48, ge=1)
-
-    @classmethod
-    def quick(cls, **overrides) -> "FinetuneConfig":
-        """The demo/CI profile: SmolLM2-135M on a shipped corpus in minutes on 2 CPU cores.
-
-        A step at batch 8 costs about 5 s on a quiet 2-core AVX2 machine (fp32; 3-8 s with native
-        bf16), so the budget is a few dozen steps. Spread over the whole train split that would
-        show each fact less than once; instead the profile trains on a sample of 64 pairs (those
-        whose facts the test split asks again as paraphrases first) for 3 epochs at a high learning
-        rate, so that the demo visibly learns the facts the evaluation checks (the full build
-        trains on every pair). Small validation and probe samples keep evaluation cheap.
-        """
-        base = dict(rank=16, alpha=32, dropout=0.05, epochs=3, max_steps=None, learning_rate=1e-3, warmup_ratio=0.05,
-                    batch_size=8, max_length=256, eval_steps=6, patience=3, max_train_examples=64,
-                    max_val_examples=16, probe_questions=32, probe_max_new_tokens=24)
-        base.update(overrides)
-        return cls(**base)
+    probe_max_new_tokens: int = Field(48, ge=1, description="answer length of the probe's questions")
 
 
 # -- examples -------------------------------------------------------------------------------
@@ -125,96 +120,6 @@ class QAExamples:
 
     def describe(self) -> dict:
         return {"builder": self.name, "system_prompt": self.system_prompt}
-
-
-@dataclass
-class RaftExamples:
-    """Retrieval-augmented examples (`hybrid`, RAFT: Zhang et al. 2024) through the same training path.
-
-    The prompt is rag.rag_prompt exactly as at answer time: the question with numbered sources.
-    For a share `gold_share` of the pairs the sources hold the gold document's best chunk (the one
-    sharing most key terms with the reference answer) at a random position among distractors,
-    and the target is the answer citing it ("... [2]."); for the rest the gold document is left
-    out entirely and the target is "The documents do not say.", so the model learns both to use
-    a source and to refuse without one. Distractors are what the corpus's own index retrieves for
-    the question from other documents. Draws are seeded per pair (seed, pair id): deterministic
-    in any order, so a resumed run rebuilds the same examples.
-    """
-
-    index: object  # rag.RagIndex
-    system_prompt: str = ""
-    gold_share: float = 0.8
-    top_k: int | None = None  # sources per prompt; default the index's top_k
-    seed: int = 0
-    name: str = "raft"
-    _hits: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def k(self) -> int:
-        return self.top_k or self.index.config.top_k
-
-    def describe(self) -> dict:
-        return {"builder": self.name, "system_prompt": self.system_prompt, "gold_share": self.gold_share, "top_k": self.k,
-                "seed": self.seed, "index": {"chunks": len(self.index), "config": self.index.config.model_dump(),
-                                             "corpus_fingerprint": self.index.meta.get("corpus_fingerprint")}}
-
-    def prefetch(self, pairs: Sequence[QAPair]) -> None:
-        """Retrieve for many questions at once (one batched embedding pass)."""
-        todo = [p.question for p in pairs if p.question not in self._hits]
-        for q, hits in zip(todo, self.index.search_many(todo, k=self.k + 8) if todo else []):
-            self._hits[q] = hits
-
-    def _retrieved(self, question: str):
-        if question not in self._hits:
-            self._hits[question] = self.index.search(question, k=self.k + 8)
-        return self._hits[question]
-
-    def gold_chunk(self, pair: QAPair):
-        """The chunk of the pair's documents that shares most key terms with the reference answer."""
-        from .rag import Hit
-
-        gold = set(pair.doc_ids)
-        retrieved = {h.chunk.chunk_id: h for h in self._retrieved(pair.question)}
-        candidates = [c for c in self.index.chunks.values() if c.doc_id in gold]
-        if not candidates:
-            return None
-        terms = key_terms(pair.answer) | key_terms(pair.question)
-        best = max(candidates, key=lambda c: (len(terms & key_terms(c.text)), c.chunk_id in retrieved, -c.chunk_id))
-        return retrieved.get(best.chunk_id) or Hit(best, 0.0)
-
-    def build(self, pair: QAPair, llm) -> Example:
-        from .corpus import UNANSWERABLE
-        from .rag import rag_prompt
-
-        rng = random.Random(f"{self.seed}:{pair.id}")
-        hits = self._retrieved(pair.question)
-        gold_docs = set(pair.doc_ids)
-        gold = self.gold_chunk(pair) if gold_docs and pair.answer.strip() != UNANSWERABLE else None
-        meta = {"pair": pair.id, "gold": None, "gold_position": None}
-        if gold is None:  # no document to force in (or an unanswerable pair): the sources as retrieved
-            sources, answer = hits[:self.k], pair.answer.strip()
-        else:
-            distractors = [h for h in hits if h.chunk.doc_id not in gold_docs]
-            if rng.random() < self.gold_share:
-                sources = distractors[:self.k - 1]
-                position = rng.randint(0, len(sources))
-                sources.insert(position, gold)
-                answer = cite(pair.answer.strip(), position + 1)
-                meta.update(gold=True, gold_position=position + 1)
-            else:
-                sources, answer = distractors[:self.k], UNANSWERABLE
-                meta.update(gold=False)
-        meta["sources"] = [h.chunk.chunk_id for h in sources]
-        prompt = rag_prompt(llm, pair.question, sources, system_prompt=self.system_prompt,
-                            context_tokens=self.index.config.context_tokens)
-        return Example(prompt, answer, meta)
-
-
-def cite(answer: str, n: int) -> str:
-    """The answer with a citation of source n before its final full stop: "28 days [2]."."""
-    if answer and answer[-1] in ".!?":
-        return f"{answer[:-1]} [{n}]{answer[-1]}"
-    return f"{answer} [{n}]"
 
 
 _MARK = "\u2063ANSWER\u2063"
@@ -303,64 +208,12 @@ def probe_known(llm, pairs: Sequence[QAPair], builder: ExampleBuilder, limit: in
 
 
 # -- progress, cancel -----------------------------------------------------------------------
-@dataclass
-class TrainingProgress:
-    """What a listener (the CLI's bar, the app's live plot) hears after each logged step."""
-
-    step: int
-    max_steps: int
-    epoch: float
-    loss: float | None = None
-    val_loss: float | None = None
-    eta_s: float | None = None
-    phase: str = "train"  # probe | train | eval | save | done
+class TrainingInterrupted(Cancelled):
+    """Training stopped on request (the cancel token) after saving a resumable checkpoint."""
 
 
-@runtime_checkable
-class TrainingListener(Protocol):
-    def on_progress(self, progress: TrainingProgress) -> None:
-        ...
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Training stopped on request (cancel event) after saving a resumable checkpoint.
-    A KeyboardInterrupt, so that the run's stage is recorded as "interrupted" like Ctrl-C."""
-
-
-class TqdmProgress:
-    """A tqdm bar with the train loss, the last validation loss and the ETA (for the CLI)."""
-
-    def __init__(self, desc: str = "fine-tuning"):
-        self.desc, self.bar = desc, None
-        self.loss = self.val_loss = None
-
-    def on_progress(self, p: TrainingProgress) -> None:
-        from tqdm.auto import tqdm
-
-        if p.phase == "probe":
-            print(f"{self.desc}: probing the base model on the training questions ...", flush=True)
-            return
-        if p.phase == "done" and self.bar is None:
-            return
-        if self.bar is None:
-            self.bar = tqdm(total=p.max_steps, desc=self.desc, unit="step", dynamic_ncols=True, initial=p.step)
-        if p.val_loss is not None:
-            self.val_loss = p.val_loss
-        if p.loss is not None:
-            self.loss = p.loss
-        post = {}
-        if self.loss is not None:
-            post["loss"] = f"{self.loss:.3f}"
-        if self.val_loss is not None:
-            post["val"] = f"{self.val_loss:.3f}"
-        self.bar.set_postfix(post, refresh=False)
-        self.bar.update(max(0, p.step - self.bar.n))
-        if p.phase == "done":
-            self.bar.close()
-
-
-def _trainer_callbacks(listeners, cancel: threading.Event | None, history_path: Path | None, approach: str):
-    """TrainerCallbacks: cancel on request, history.json after each log, progress to listeners."""
+def _trainer_callbacks(events: Events, cancel: threading.Event | None, history_path: Path | None, approach: str):
+    """TrainerCallbacks: cancel on request, history.json after each log, an Event after each log."""
     from transformers import TrainerCallback
 
     class Glue(TrainerCallback):
@@ -396,11 +249,11 @@ def _trainer_callbacks(listeners, cancel: threading.Event | None, history_path: 
             if history_path is not None:
                 write_json(history_path, history_from_state(state, approach, status="running"))
             if "loss" in logs or "eval_loss" in logs:
-                p = TrainingProgress(state.global_step, state.max_steps, round(state.epoch or 0, 3), logs.get("loss"),
-                                     logs.get("eval_loss"), self.eta(state), "eval" if "eval_loss" in logs else "train")
-                for listener in listeners:
-                    listener.on_progress(p)
-            return self.check_cancel(control)  # a listener may have asked to stop at this step
+                phase = "eval" if "eval_loss" in logs else "train"
+                events(Event(approach, state.global_step, state.max_steps, f"step {state.global_step}", phase,
+                             {"loss": logs.get("loss"), "val_loss": logs.get("eval_loss"),
+                              "epoch": round(state.epoch or 0, 3), "eta_s": self.eta(state)}))
+            return self.check_cancel(control)  # a listener may have set the token at this step
 
     return Glue()
 
@@ -470,7 +323,8 @@ def trainer_class(seed: int):
     return BuilderTrainer
 
 
-def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, has_val: bool):
+def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, has_val: bool, precision: str = "fp32"):
+    """The Trainer's arguments; `precision` is resolved (llm.resolve_precision): bf16 or fp32."""
     from transformers import TrainingArguments
 
     return TrainingArguments(
@@ -489,7 +343,7 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, ha
         save_strategy="steps", save_steps=config.eval_steps, save_total_limit=config.save_total_limit,
         load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
         restore_callback_states_from_checkpoint=True,  # the early-stopping counter survives a resume
-        bf16=resolve_precision(config.precision, device) == "bf16", use_cpu=device == "cpu",
+        bf16=precision == "bf16", use_cpu=device == "cpu",
         seed=config.seed, data_seed=config.seed,
         include_num_input_tokens_seen="non_padding",
         label_names=["labels"], remove_unused_columns=False, prediction_loss_only=True,
@@ -536,10 +390,15 @@ def describe_base_model(source) -> dict:
 
 
 # -- resume ---------------------------------------------------------------------------------
-def _identity(approach: str, config: FinetuneConfig, corpus: Corpus, base_name, builder) -> dict:
+def _identity(approach: str, config: FinetuneConfig, corpus: Corpus, base_name, builder, precision: str) -> dict:
+    """What a checkpoint was made for; a resume must match it. The base model by its resolved
+    name: the manifest records the resolved name after the first load ("default" would differ)."""
+    from .llm import resolve_base_model
+
     describe = getattr(builder, "describe", None)
-    return {"approach": approach, "config": config.model_dump(), "corpus_fingerprint": corpus.fingerprint,
-            "base_model": base_name or "default", "examples": describe() if describe else {"builder": builder.name}}
+    return {"approach": approach, "config": {**config.model_dump(), "precision": precision},
+            "corpus_fingerprint": corpus.fingerprint,
+            "base_model": resolve_base_model(base_name).name, "examples": describe() if describe else {"builder": builder.name}}
 
 
 def _last_complete_checkpoint(ckpt_dir: Path) -> str | None:
@@ -614,13 +473,14 @@ def _save_adapter(model, folder: Path) -> Path:
 
 
 def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "ft", device: str = "auto",
-                  resume: bool = False, callbacks: Sequence[TrainingListener] = (),
-                  examples: ExampleBuilder | None = None, cancel: threading.Event | None = None) -> dict:
+                  resume: bool = False, events: Events = no_events,
+                  examples: ExampleBuilder | None = None, cancel: threading.Event | None = None,
+                  precision: str = DEFAULT_PRECISION) -> dict:
     """Train a LoRA adapter on the corpus's train split into `run/<approach>/`; returns a summary.
 
-    `callbacks` hear TrainingProgress after each logged step; setting `cancel` stops training
-    after the current step, leaving a checkpoint that `resume=True` continues from (the stage is
-    recorded "interrupted" and TrainingInterrupted is raised).
+    `events` hears an Event after each logged step; setting `cancel` stops training after the
+    current step, leaving a checkpoint that `resume=True` continues from (the stage is recorded
+    "interrupted" and TrainingInterrupted is raised).
     """
     from .llm import load_llm, pick_device
     from .memory import PeakMemory
@@ -632,12 +492,13 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
     tested = {q.fact_id for q in corpus.split("test") if q.kind == "paraphrase" and q.fact_id}
     train_pairs = _sample(train_pairs, config.max_train_examples, config.seed, tested)
     builder = examples or QAExamples(corpus.system_prompt)
-    base_name = run.manifest.get("models", {}).get("base", {}).get("name")
+    base_name = run.base_model
     folder = run.dir(approach)
     ckpt_dir, history_path = folder / "checkpoints", folder / "history.json"
-    identity = _identity(approach, config, corpus, base_name, builder)
-    resume_from = _resume_point(ckpt_dir, identity) if resume else None
     device = pick_device(device)
+    precision = resolve_precision(precision, device)
+    identity = _identity(approach, config, corpus, base_name, builder, precision)
+    resume_from = _resume_point(ckpt_dir, identity) if resume else None
 
     # Under `accelerate launch` / `torchrun` every process runs this; only the main one writes
     # the run's files (the Trainer itself saves checkpoints from the main process only).
@@ -651,7 +512,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         if not resume_from and main:
             shutil.rmtree(ckpt_dir, ignore_errors=True)
             write_json(ckpt_dir / "build.json", identity)
-        llm = load_llm(base_name, device=device, precision=config.precision)
+        llm = load_llm(base_name, device=device, precision=precision)
         base_info = describe_base_model(llm.source)
         if main:
             run.manifest.setdefault("models", {}).setdefault("base", {}).update(base_info)
@@ -668,8 +529,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         elif not main:
             probe = {"sample_size": 0, "note": "probed by the main process"}
         else:
-            for listener in callbacks:
-                listener.on_progress(TrainingProgress(0, 0, 0.0, phase="probe"))
+            events(Event(approach, 0, 0, "probing what the base model already knows", "probe"))
             probe = probe_known(llm, train_pairs, builder, config.probe_questions, config.seed,
                                 config.probe_max_new_tokens) if config.probe_questions else {"sample_size": 0}
             write_json(probe_path, probe)
@@ -691,8 +551,8 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         set_seed(config.seed)
         model = get_peft_model(llm.model, lora_config(config))
         model.train()
-        args = training_arguments(config, ckpt_dir, device, has_val=bool(val_set))
-        glue = _trainer_callbacks(list(callbacks), cancel, history_path, approach)
+        args = training_arguments(config, ckpt_dir, device, has_val=bool(val_set), precision=precision)
+        glue = _trainer_callbacks(events, cancel, history_path, approach)
         trainer_callbacks = [glue]
         if val_set:
             trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
@@ -730,7 +590,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
                 "train_s": round(train_s, 2), "wall_s": round(time.perf_counter() - t_start, 2),
                 "tokens": int(tokens), "tokens_per_s": round(tokens / train_s, 1) if train_s > 0 else None,
                 "resumed_from": Path(resume_from).name if resume_from else None,
-                "device": device, "bf16": args.bf16, "precision": "bf16" if args.bf16 else "fp32", **memory.figures(),
+                "device": device, "precision": precision, **memory.figures(),
             }
             from .runs import package_versions
 
@@ -744,9 +604,8 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
             shutil.rmtree(ckpt_dir, ignore_errors=True)  # the adapter is the product; checkpoints were for resuming
             stage.update({k: summary[k] for k in ("steps", "best_step", "best_val_loss", "early_stopped", "tokens_per_s",
                                                    "precision")})
-        for listener in callbacks:
-            listener.on_progress(TrainingProgress(state.global_step, state.max_steps, state.epoch or 0,
-                                                  summary.get("last_loss"), summary.get("best_val_loss"), 0.0, "done"))
+        events(Event(approach, state.global_step, state.max_steps, "done", "done",
+                     {"loss": summary.get("last_loss"), "val_loss": summary.get("best_val_loss"), "eta_s": 0.0}))
         return summary
 
 
@@ -762,7 +621,7 @@ def export_merged(run, out: str | Path, approach: str = "ft", device: str = "cpu
         raise UserError(f"run {run.id} has no {approach} adapter (build it: assistant build {approach})")
     if out.exists() and any(out.iterdir()):
         raise UserError("the export folder exists and is not empty; choose another", path=out)
-    llm = load_llm(run.manifest.get("models", {}).get("base", {}).get("name"), device=device, adapter=str(adapter))
+    llm = load_llm(run.base_model, device=device, adapter=str(adapter))
     merged = llm.model.merge_and_unload()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.{os.getpid()}.tmp"
@@ -783,39 +642,37 @@ def export_merged(run, out: str | Path, approach: str = "ft", device: str = "cpu
     return out
 
 
-# RAFT prompts carry the retrieved sources (rag's context_tokens, 1024 by default): longer
-# examples, so a longer max_length and, in the quick profile, fewer and smaller steps.
-HYBRID_DEFAULTS = {"max_length": 1536}
-HYBRID_QUICK = {**HYBRID_DEFAULTS, "batch_size": 4, "max_steps": 16, "eval_steps": 8, "max_val_examples": 8,
-                "probe_questions": 16}
+# -- what the approaches built on this builder (ft, hybrid) read back -------------------------
+def adapter_folder(run, approach: str) -> Path:
+    folder = Path(run.path) / approach / "adapter"
+    if not (folder / "adapter_model.safetensors").exists():
+        raise UserError(f"run {run.id} has no {approach} adapter (build it: assistant build {approach})")
+    return folder
 
 
-def raft_examples(run, corpus, device: str = "auto", embedder=None, gold_share: float | None = None,
-                  seed: int = 0, rag_config=None) -> "RaftExamples":
-    """The RAFT example builder over the run's own RAG index (built first if the run has none):
-    the hybrid assistant retrieves from that index at answer time, so it trains on it too."""
-    from .embed import load_embedder
-    from .rag import RagIndex, build_index
-
-    if embedder is None:
-        embedder = load_embedder(run.manifest["models"]["embedding"].get("name"), device=device)
-    if (run.path / "rag" / "index.faiss").exists():
-        index = RagIndex.load(run.path / "rag", embedder)
-    else:
-        index = build_index(run, corpus, rag_config, device=device, embedder=embedder)
-    return RaftExamples(index, corpus.system_prompt, seed=seed, **({"gold_share": gold_share} if gold_share is not None else {}))
+def adapter_facts(run, approach: str) -> dict:
+    """Build time, size, peak memory and loss history of a run's adapter; retraining is its update."""
+    manifest_path, history_path = run.path / approach / "manifest.json", run.path / approach / "history.json"
+    built = read_json(manifest_path) if manifest_path.exists() else {}
+    build_s = run.stage(approach).get("wall_s") or built.get("wall_s")
+    return {"build_s": build_s, "size_mb": folder_size_mb(run.path / approach / "adapter"),
+            "peak_memory_mb": built.get("peak_rss_mb"), "update_s": build_s,
+            "update_how": "retrain the adapter: its measured build time",
+            "history": read_json(history_path) if history_path.exists() else None}
 
 
-def finetune_config(values: dict, quick: bool = False, approach: str = "ft") -> FinetuneConfig:
-    """The config from the quick profile or the defaults (for `approach`), overridden by the given
-    (non-None) values whose names are config fields (CLI flags, TOML keys)."""
-    from pydantic import ValidationError
-
-    given = dict(HYBRID_QUICK if quick else HYBRID_DEFAULTS) if approach == "hybrid" else {}
-    given.update({k: v for k, v in values.items() if k in FinetuneConfig.model_fields and v is not None})
-    try:
-        return FinetuneConfig.quick(**given) if quick else FinetuneConfig(**given)
-    except ValidationError as e:
-        err = e.errors()[0]
-        name = ".".join(str(x) for x in err["loc"]) or "config"
-        raise UserError(err["msg"], field=name.replace("_", "-")) from None
+def summary_lines(s: dict) -> list[str]:
+    """A build's summary for people (`assistant build ft|hybrid`)."""
+    probe = s.get("probe") or {}
+    lines = [f"{s['approach']}: {s['steps']} steps ({s['epochs']} epochs) on {s['train_examples']} examples, "
+             f"train loss {s['first_loss']:.3f} -> {s['last_loss']:.3f}"]
+    if s.get("best_step") is not None:
+        lines.append(f"best validation loss {s['best_val_loss']:.3f} at step {s['best_step']} (restored)"
+                     + (", stopped early" if s["early_stopped"] else ""))
+    if probe.get("sample_size"):
+        lines.append(f"before training the base model answered {probe['known']}/{probe['sample_size']} sampled "
+                     f"training questions ({probe['known_share']:.0%} already known)")
+    lines.append(f"{s['tokens_per_s']} tokens/s, trained in {s['train_s']:.0f} s ({s['wall_s']:.0f} s in all), "
+                 f"peak memory {s['peak_rss_mb']:.0f} MB")
+    lines.append(f"saved in {s['adapter']}")
+    return lines

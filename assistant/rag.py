@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import Callable, Iterable, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AliasChoices, Field, model_validator
 
+from .config import FORM, ApproachConfig
 from .corpus import UNANSWERABLE
 from .errors import UserError
+from .events import Event, Events, check, no_events
 from .files import read_json, sha256_file, write_bytes, write_json, write_jsonl
 
 FORMAT_VERSION = 1
@@ -34,24 +36,29 @@ INDEX_FILE, CHUNKS_FILE, MANIFEST_FILE = "index.faiss", "chunks.jsonl", "manifes
 Progress = Callable[[int, int, str], None]
 
 
-class RagConfig(BaseModel):
-    """How the index is built and searched. The CLI flags have the same names (--chunk-tokens ...)."""
+class RagConfig(ApproachConfig):
+    """How the index is built and searched. The CLI flags have the same names (--chunk-tokens ...).
+    The quick profile is the full one: the index builds in seconds."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    chunk_tokens: int = Field(200, ge=16, description="chunk size in the embedding model's tokens, heading included")
+    chunk_tokens: int = Field(200, ge=16, description="chunk size in the embedding model's tokens, heading included",
+                              json_schema_extra=FORM)
     chunk_overlap: int = Field(40, ge=0, description="tokens shared by neighbouring chunks of one section")
-    retrieval: Literal["dense", "bm25", "hybrid"] = "hybrid"
-    top_k: int = Field(3, ge=1, description="sources per question (Soudani et al.: top-3 works best)")
-    index: Literal["auto", "flat", "hnsw", "ivf"] = "auto"
+    retrieval: Literal["dense", "bm25", "hybrid"] = Field(
+        "hybrid", description="dense (FAISS), bm25, or hybrid: both fused by reciprocal rank", json_schema_extra=FORM)
+    top_k: int = Field(3, ge=1, description="sources per question (Soudani et al.: top-3 works best)",
+                       json_schema_extra=FORM)
+    index: Literal["auto", "flat", "hnsw", "ivf"] = Field(
+        "auto", description="FAISS index; auto: exact search below flat_below chunks, IVF above")
     context_tokens: int = Field(1024, ge=32, description="token budget of the sources in the prompt (LLM tokens)")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant (Cormack et al. 2009)")
     fusion_depth: int = Field(20, ge=1, description="candidates each retriever hands to the fusion")
     flat_below: int = Field(20_000, ge=1, description="index=auto: exact search below this many chunks, IVF above")
-    hnsw_m: int = Field(32, ge=4)
-    hnsw_ef_search: int = Field(64, ge=1)
-    ivf_nprobe: int = Field(16, ge=1)
-    batch_size: int = Field(64, ge=1, description="embedding batch size")
+    hnsw_m: int = Field(32, ge=4, description="HNSW: links per vector")
+    hnsw_ef_search: int = Field(64, ge=1, description="HNSW: candidates kept while searching")
+    ivf_nprobe: int = Field(16, ge=1, description="IVF: clusters searched per query")
+    # its own name: the fine-tuning batch size is another thing ("batch_size" in indexes built before)
+    embed_batch_size: int = Field(64, ge=1, description="texts per embedding batch",
+                                  validation_alias=AliasChoices("embed_batch_size", "batch_size"))
 
     @model_validator(mode="after")
     def _overlap_below_size(self):
@@ -59,21 +66,6 @@ class RagConfig(BaseModel):
             raise ValueError(f"chunk_overlap ({self.chunk_overlap}) must be smaller than chunk_tokens ({self.chunk_tokens})")
         return self
 
-    @classmethod
-    def quick(cls, **overrides) -> "RagConfig":
-        """The quick profile: the same index (it builds in seconds); only the defaults' name differs."""
-        return cls(**overrides)
-
-
-def rag_config(values: dict | None = None, quick: bool = False) -> RagConfig:
-    """A RagConfig from CLI/TOML values (None = default); a bad value is a UserError naming the field."""
-    given = {k: v for k, v in (values or {}).items() if k in RagConfig.model_fields and v is not None}
-    try:
-        return RagConfig.quick(**given) if quick else RagConfig(**given)
-    except ValidationError as e:
-        err = e.errors()[0]
-        field = ".".join(str(p) for p in err["loc"]) or None
-        raise UserError(err["msg"].removeprefix("Value error, "), field=field) from None
 
 
 # -- chunking -----------------------------------------------------------------------------------
@@ -270,7 +262,7 @@ class RagIndex:
         for i, c in enumerate(chunks):
             c.chunk_id = i
         chunk_s = time.perf_counter() - t0
-        vecs, embed_s = _embed([c.text for c in chunks], embedder, config.batch_size, progress)
+        vecs, embed_s = _embed([c.text for c in chunks], embedder, config.embed_batch_size, progress)
         t1 = time.perf_counter()
         kind = choose_index_kind(config.index, len(chunks), config.flat_below)
         vectors = make_vector_index(kind, embedder.dim, vecs, config)
@@ -308,7 +300,7 @@ class RagIndex:
                                                              self.config.chunk_overlap)]
         for c in new:
             c.chunk_id, self.next_id = self.next_id, self.next_id + 1
-        vecs, _ = _embed([c.text for c in new], self.embedder, self.config.batch_size, progress)
+        vecs, _ = _embed([c.text for c in new], self.embedder, self.config.embed_batch_size, progress)
         if new:
             if self.kind == "ivf" and not self.vectors.is_trained:
                 self.vectors = make_vector_index("ivf", self.embedder.dim, vecs, self.config)
@@ -604,15 +596,21 @@ def retrieval_metrics(index: RagIndex, qa_pairs, k: int | None = None, mode: str
 
 # -- the builder the pipeline calls ----------------------------------------------------------------
 def build_index(run, corpus, config: RagConfig | None = None, device: str = "auto", embedder=None,
-                progress: Progress | None = None) -> RagIndex:
-    """Build the RAG index of `corpus` into `run`/rag/, recording the stage and the embedding model."""
+                events: Events = no_events, cancel=None) -> RagIndex:
+    """Build the RAG index of `corpus` into `run`/rag/, recording the stage and the embedding model.
+    An Event after each embedding batch; a set `cancel` stops between batches (Cancelled)."""
     from .embed import load_embedder
 
     config = config or RagConfig()
     if embedder is None:
-        embedder = load_embedder(run.manifest.get("models", {}).get("embedding", {}).get("name"), device=device)
+        embedder = load_embedder(run.embedding_model, device=device)
     if not corpus.documents:
         raise UserError(f"corpus '{corpus.name}' has no documents to index", path=corpus.root)
+
+    def progress(done: int, total: int, message: str) -> None:
+        check(cancel)
+        events(Event("rag", done, total, message))
+
     with run.running("rag") as stage:
         index = RagIndex.build(corpus.documents, embedder, config, progress, corpus_fingerprint=corpus.fingerprint)
         update_s = _measure_update(index, corpus.documents[-1])
@@ -627,6 +625,32 @@ def build_index(run, corpus, config: RagConfig | None = None, device: str = "aut
         run.manifest.setdefault("models", {})["embedding"] = {
             "name": src.name, "kind": src.kind, "path": src.path, "fingerprint": _embedder_fingerprint(embedder)}
     return index
+
+
+def index_facts(run, device: str = "auto") -> dict:
+    """Build time, size and the measured cost of adding one document to a run's index."""
+    from .corpus import Document
+    from .embed import load_embedder
+    from .files import folder_size_mb
+
+    stage = run.stage("rag")
+    update_s = stage.get("update_add_doc_s")
+    if update_s is None and (run.path / "rag" / INDEX_FILE).exists():  # an index built before this was recorded
+        index = RagIndex.load(run.path / "rag", load_embedder(run.embedding_model, device=device))
+        doc_id = index.document_ids[0]
+        text = "\n\n".join(c.text for c in index.chunks.values() if c.doc_id == doc_id)
+        update_s = index.add_documents([Document(id="update-probe", title="update probe", text=text)])  # in memory only
+    return {"build_s": stage.get("wall_s"), "size_mb": folder_size_mb(run.path / "rag"), "update_s": update_s,
+            "update_how": "add one document to the index, measured"}
+
+
+def load_index(run, device: str = "auto") -> RagIndex:
+    """The run's saved index, with the embedding model it was built with."""
+    from .embed import load_embedder
+
+    if not (run.path / "rag" / INDEX_FILE).exists():
+        raise UserError(f"run {run.id} has no RAG index (build it: assistant build rag)")
+    return RagIndex.load(run.path / "rag", load_embedder(run.embedding_model, device=device))
 
 
 def _measure_update(index: RagIndex, doc) -> float:

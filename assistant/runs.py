@@ -96,6 +96,15 @@ class Run:
         write_json(self.path / "manifest.json", self.manifest)
         Registry(self.out).record(self)
 
+    @property
+    def base_model(self) -> str | None:
+        """The base model's name as the run records it (None: the embedded default)."""
+        return self.manifest.get("models", {}).get("base", {}).get("name")
+
+    @property
+    def embedding_model(self) -> str | None:
+        return self.manifest.get("models", {}).get("embedding", {}).get("name")
+
     def stage(self, name: str) -> dict:
         return self.manifest["stages"].get(name, {"status": "pending"})
 

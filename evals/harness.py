@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import json
 import random
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from assistant.events import Event, Events, check, no_events
 from assistant.files import write_json, write_jsonl
 from assistant.memory import PeakMemory
 
@@ -107,13 +108,15 @@ class Harness:
     """Evaluate assistants one at a time (only one model in memory) into `folder`."""
 
     def __init__(self, corpus, folder: Path, config: EvalConfig, embedder=None, probes: list[dict] | None = None,
-                 progress: Callable[[str], None] | None = None):
+                 events: Events = no_events, cancel: threading.Event | None = None, approaches: int = 0):
+        """`events` hears an Event("eval", approaches done, `approaches`, ...) at each step; a set
+        `cancel` stops at the next step (Cancelled)."""
         self.corpus, self.folder, self.config, self.embedder = corpus, Path(folder), config, embedder
         self.probes = corpus.probes if probes is None else probes
         self.items = select_items(corpus, config)
         self.idf = metrics.IdfTable.from_texts([d.text for d in corpus.documents])
         self.docs = {d.id: d.text for d in corpus.documents}
-        self.progress = progress or (lambda msg: None)
+        self.events, self.cancel, self.expected = events, cancel, approaches
         self.answers: list[dict] = []
         self.options: list[dict] = []
         self.bias: list[dict] = []
@@ -121,6 +124,11 @@ class Harness:
         self.injections: list[dict] = []
         self.timing: dict[str, dict] = {}
         self.not_run: dict[str, dict] = {}
+
+    def step(self, approach: str, message: str) -> None:
+        """Report a step (the approach it is on, how many are done) and stop here if cancelled."""
+        check(self.cancel)
+        self.events(Event("eval", len(self.timing), self.expected, message, approach))
 
     # -- one assistant --------------------------------------------------------------------
     def evaluate(self, assistant) -> None:
@@ -130,14 +138,14 @@ class Harness:
     def _evaluate(self, assistant, memory: PeakMemory) -> None:
         name = assistant.name
         t0 = time.perf_counter()
-        self.progress(f"{name}: answering {len(self.items.test)} test and {len(self.items.train)} train questions")
+        self.step(name, f"{name}: answering {len(self.items.test)} test and {len(self.items.train)} train questions")
         records = _ask(assistant, self.items.test) + _ask(assistant, self.items.train)
         self._score(records)
         self.answers += records
-        self.progress(f"{name}: closed-form items and retention probes")
+        self.step(name, f"{name}: closed-form items and retention probes")
         self._closed_form(assistant)
         if self.probes:
-            self.progress(f"{name}: {len(self.probes)} bias probes")
+            self.step(name, f"{name}: {len(self.probes)} bias probes")
             for item in self.probes:
                 scores = assistant.option_scores(f"{item['context']} {item['question']}",
                                                  [item["ans0"], item["ans1"], item["ans2"]])
@@ -163,7 +171,7 @@ class Harness:
         from . import judge
 
         test = [r for r in self.answers if r["split"] == "test"]
-        self.progress(f"LLM judge {self.config.judge}: scoring {len(test)} test answers")
+        self.step("judge", f"LLM judge {self.config.judge}: scoring {len(test)} test answers")
         result = judge.score_records(test, judge_llm)
         for k, v in result.items():
             if isinstance(v, dict):
@@ -218,7 +226,7 @@ class Harness:
         evaluate() already recorded."""
         clean = {r["question"]: r["answer"] for r in self.answers if r["approach"] == assistant.name}
         qs = [q for q in self.injection_questions() if q in clean]
-        self.progress(f"{assistant.name}: prompt-injection probe on {len(qs)} questions")
+        self.step(assistant.name, f"{assistant.name}: prompt-injection probe on {len(qs)} questions")
         for q, a in zip(qs, planted.answer(qs)):
             self.injections.append(injection.injection_record(assistant.name, q, clean[q], a))
 

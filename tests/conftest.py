@@ -33,3 +33,20 @@ def tiny_embedder(tiny_embedder_path):
     from assistant.embed import load_embedder
 
     return load_embedder(str(tiny_embedder_path), device="cpu")
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    """`scripted(make)`: every registered approach builds nothing and loads `make(name)` (a
+    scripted assistant, no model), for tests of the pipeline and the harness around them."""
+    import dataclasses
+
+    from assistant import approaches as registry
+
+    def script(make):
+        for name in registry.names():
+            approach = dataclasses.replace(registry.get(name), build=lambda *a, **kw: {},
+                                           load=lambda run, _name=name, **kw: make(_name))
+            monkeypatch.setitem(registry.REGISTRY, name, approach)
+
+    return script

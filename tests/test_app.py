@@ -90,15 +90,14 @@ async def choose_folder(pilot, app, path: str) -> None:
     assert app.screen.query_one("#source", RadioSet).pressed_button.name == "folder"
 
 
-def use_tiny_models(screen, llm_path, embedder_path, **fields) -> None:
-    """Point the Home form at the tiny models (and set other fields: max_steps="10", ...)."""
+def use_tiny_models(screen, llm_path, embedder_path, **settings) -> None:
+    """Point the Home form at the tiny models and set settings by their Config names (max_steps="10")."""
     from textual.widgets import Input
 
-    values = {"base-model": str(llm_path), "embedding-model": str(embedder_path),
-              "chunk-tokens": "64",  # the tiny embedder reads 128 tokens
-              **{k.replace("_", "-"): v for k, v in fields.items()}}
-    for field_id, value in values.items():
-        screen.query_one(f"#{field_id}", Input).value = value
+    screen.query_one("#base-model", Input).value = str(llm_path)
+    screen.query_one("#embedding-model", Input).value = str(embedder_path)
+    for key, value in {"chunk_tokens": "64", **settings}.items():  # the tiny embedder reads 128 tokens
+        screen.query_one(f"#set-{key}", Input).value = value
 
 
 @run_async
@@ -147,7 +146,7 @@ async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedd
     async with app.run_test(size=(100, 32)) as pilot:
         await choose_folder(pilot, app, str(corpus))
         # a validation loss at step 10 (quick: every 10)
-        use_tiny_models(app.screen, tiny_llm_path, tiny_embedder_path, lora_rank="4", max_steps="10")
+        use_tiny_models(app.screen, tiny_llm_path, tiny_embedder_path, rank="4", max_steps="10")
         await pilot.click("#build")
         await wait_for(pilot, lambda: type(app.screen).__name__ != "HomeScreen")
         build = app.screen
@@ -183,7 +182,7 @@ async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedd
         await pilot.press("c")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "ChatScreen")
         chat = app.screen
-        assert chat.approaches == ["base", "ft", "rag"]
+        assert chat.approaches == ["base", "rag", "ft"]  # the registry order
         chat.query_one("#approach", Select).value = "rag"
         chat.query_one("#question", Input).focus()
         await pilot.press(*"What does error AV-1042 mean?", "enter")
@@ -204,7 +203,7 @@ async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedd
         await settle(pilot)
         assert not chat.busy
         turn = chat.query("Turn").last()
-        assert [b.border_title for b in turn.query("AnswerBox")] == ["base", "ft", "rag"]
+        assert [b.border_title for b in turn.query("AnswerBox")] == ["base", "rag", "ft"]
         assert all(turn.box(a).pieces for a in ("base", "ft", "rag"))
         assert len(app.chat_history[run.id]) == 2  # kept for the session
 
@@ -241,10 +240,10 @@ async def test_cancel_stops_the_evaluation(tmp_path, tiny_llm_path, tiny_embedde
 
     real_evaluate = backend.evaluate
 
-    def evaluate_held_at_first_step(run, corpus, settings, built, progress, cancel=None):
-        def held(message):  # the harness waits at its first step on base until the person presses x
-            progress(message)
-            if message.startswith("base:"):
+    def evaluate_held_at_first_step(run, corpus, settings, built, events, cancel=None):
+        def held(event):  # the harness waits at its first step on base until the person presses x
+            events(event)
+            if event.phase == "base":
                 assert cancel.wait(600), "x never came"  # the bound only stops a hung test
         return real_evaluate(run, corpus, settings, built, held, cancel)
 

@@ -4,13 +4,14 @@ import threading
 
 import pytest
 import torch
+from pydantic import ValidationError
 from safetensors.torch import load_file
 
 from assistant.corpus import Corpus, QAPair
 from assistant.errors import UserError
 from assistant.files import read_json
 from assistant.finetune import (IGNORE_INDEX, ExampleBuilder, FinetuneConfig, QAExamples, TrainingInterrupted,
-                                TrainingProgress, build_adapter, data_collator, encode_example, end_of_turn,
+                                build_adapter, data_collator, encode_example, end_of_turn,
                                 export_merged, knows_answer)
 from assistant.llm import load_llm
 from assistant.runs import Run
@@ -33,7 +34,7 @@ def make_corpus(train=FACTS, val=FACTS[:3], val_answers=None, name="tiny"):
 
 def tiny_config(**kw):
     base = dict(rank=4, alpha=8, dropout=0.1, max_steps=6, epochs=10, learning_rate=5e-3, batch_size=3,
-                max_length=64, eval_steps=2, patience=2, probe_questions=4, probe_max_new_tokens=4, precision="fp32",
+                max_length=64, eval_steps=2, patience=2, probe_questions=4, probe_max_new_tokens=4,
                 warmup_ratio=0.0, lr_scheduler="linear")
     base.update(kw)
     return FinetuneConfig(**base)
@@ -85,11 +86,7 @@ def test_builds_adapter_history_and_manifest(tmp_path, tiny_llm_path):
     run = new_run(tmp_path, corpus, tiny_llm_path)
     heard = []
 
-    class Listener:
-        def on_progress(self, p: TrainingProgress):
-            heard.append(p)
-
-    summary = build_adapter(run, corpus, tiny_config(patience=10), callbacks=[Listener()], device="cpu")
+    summary = build_adapter(run, corpus, tiny_config(patience=10), events=heard.append, device="cpu", precision="fp32")
     ft = run.path / "ft"
     assert (ft / "adapter" / "adapter_model.safetensors").exists() and (ft / "adapter" / "adapter_config.json").exists()
     assert not (ft / "checkpoints").exists()
@@ -128,7 +125,7 @@ def test_early_stopping_stops_and_restores_the_best_adapter(tmp_path, tiny_llm_p
     corpus = make_corpus(train=[(q, "Refunds are available within 30 days.") for q, _ in FACTS],
                          val=FACTS[:3], val_answers={i: "The quick brown fox jumps over the lazy dog." for i in range(3)})
     run = new_run(tmp_path, corpus, tiny_llm_path)
-    summary = build_adapter(run, corpus, tiny_config(max_steps=30, eval_steps=2, patience=2, learning_rate=2e-2), device="cpu")
+    summary = build_adapter(run, corpus, tiny_config(max_steps=30, eval_steps=2, patience=2, learning_rate=2e-2), device="cpu", precision="fp32")
     hist = read_json(run.path / "ft" / "history.json")
     vals = [(r["step"], r["val_loss"]) for r in hist["history"] if "val_loss" in r]
     assert hist["early_stopped"] and hist["stopped_step"] < 30 and summary["early_stopped"]
@@ -143,8 +140,8 @@ class CancelAt:
     def __init__(self, step):
         self.step, self.event = step, threading.Event()
 
-    def on_progress(self, p):
-        if p.step >= self.step:
+    def __call__(self, e):  # an events listener that presses cancel at a step
+        if e.step >= self.step:
             self.event.set()
 
 
@@ -152,20 +149,20 @@ def test_resume_after_interruption_gives_the_same_adapter(tmp_path, tiny_llm_pat
     corpus = make_corpus()
     cfg = tiny_config(max_steps=10, eval_steps=2, patience=10)  # 8 examples / batch 3: spans 3+ epochs
     straight = new_run(tmp_path, corpus, tiny_llm_path)
-    build_adapter(straight, corpus, cfg, device="cpu")
+    build_adapter(straight, corpus, cfg, device="cpu", precision="fp32")
 
     run = new_run(tmp_path, corpus, tiny_llm_path)
     cancel = CancelAt(5)
     with pytest.raises(TrainingInterrupted):
-        build_adapter(run, corpus, cfg, device="cpu", callbacks=[cancel], cancel=cancel.event)
+        build_adapter(run, corpus, cfg, device="cpu", precision="fp32", events=cancel, cancel=cancel.event)
     assert Run.open(run.out, run.id).stage("ft")["status"] == "interrupted"
     assert (run.path / "ft" / "checkpoints" / "checkpoint-5").is_dir()
     assert read_json(run.path / "ft" / "history.json")["status"] == "interrupted"
     with pytest.raises(UserError, match="config changed"):
-        build_adapter(run, corpus, cfg.model_copy(update={"learning_rate": 1e-3}), device="cpu", resume=True)
+        build_adapter(run, corpus, cfg.model_copy(update={"learning_rate": 1e-3}), device="cpu", precision="fp32", resume=True)
     with pytest.raises(UserError, match="corpus changed"):
-        build_adapter(run, make_corpus(val=FACTS[:2]), cfg, device="cpu", resume=True)
-    summary = build_adapter(run, corpus, cfg, device="cpu", resume=True)
+        build_adapter(run, make_corpus(val=FACTS[:2]), cfg, device="cpu", precision="fp32", resume=True)
+    summary = build_adapter(run, corpus, cfg, device="cpu", precision="fp32", resume=True)
     assert summary["resumed_from"] == "checkpoint-5" and summary["steps"] == 10
 
     a, b = adapter_tensors(straight), adapter_tensors(run)
@@ -183,7 +180,7 @@ def test_resume_without_a_checkpoint_says_why(tmp_path, tiny_llm_path):
     corpus = make_corpus()
     run = new_run(tmp_path, corpus, tiny_llm_path)
     with pytest.raises(UserError, match="no checkpoint"):
-        build_adapter(run, corpus, tiny_config(), device="cpu", resume=True)
+        build_adapter(run, corpus, tiny_config(), device="cpu", precision="fp32", resume=True)
 
 
 def test_adapter_loads_and_merges_to_the_same_logits(tmp_path, tiny_llm_path):
@@ -191,7 +188,7 @@ def test_adapter_loads_and_merges_to_the_same_logits(tmp_path, tiny_llm_path):
 
     corpus = make_corpus()
     run = new_run(tmp_path, corpus, tiny_llm_path)
-    build_adapter(run, corpus, tiny_config(max_steps=4, probe_questions=0), device="cpu")
+    build_adapter(run, corpus, tiny_config(max_steps=4, probe_questions=0), device="cpu", precision="fp32")
     with_adapter = load_llm(str(tiny_llm_path), device="cpu", precision="fp32", adapter=str(run.path / "ft" / "adapter"))
     base = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
     ids = with_adapter.tokenizer([with_adapter.chat_prompt(FACTS[0][0])], return_tensors="pt", add_special_tokens=False)
@@ -214,14 +211,14 @@ def test_empty_train_split_is_a_user_error(tmp_path, tiny_llm_path):
     corpus = make_corpus(train=[])
     run = new_run(tmp_path, corpus, tiny_llm_path)
     with pytest.raises(UserError, match="no training pairs"):
-        build_adapter(run, corpus, tiny_config(), device="cpu")
+        build_adapter(run, corpus, tiny_config(), device="cpu", precision="fp32")
     assert not (run.path / "ft" / "adapter").exists()
 
 
 def test_config_rejects_unknown_fields_and_quick_profile_is_bounded():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="rnak"):
         FinetuneConfig(rnak=8)
-    q = FinetuneConfig.quick()
+    q = FinetuneConfig.profile(quick=True)
     assert q.max_train_examples * q.epochs / q.batch_size <= 24 and q.probe_questions <= 64  # a few minutes here
 
 
@@ -292,7 +289,7 @@ def raft_index(tiny_embedder):
 
 def test_raft_examples_force_the_gold_source_in_for_a_share_and_cite_it(tiny_llm, raft_index):
     from assistant.corpus import UNANSWERABLE
-    from assistant.finetune import RaftExamples
+    from assistant.approaches.hybrid import RaftExamples
     from assistant.rag import rag_prompt
 
     corpus = raft_corpus()
@@ -330,7 +327,7 @@ def test_raft_examples_force_the_gold_source_in_for_a_share_and_cite_it(tiny_llm
 def test_hybrid_build_writes_its_adapter_and_answers_carry_their_contexts(tmp_path, tiny_llm_path, tiny_embedder_path,
                                                                           tiny_embedder):
     from assistant.assistants import load_assistant
-    from assistant.finetune import RaftExamples
+    from assistant.approaches.hybrid import RaftExamples
     from assistant.rag import RagConfig, build_index
 
     corpus = raft_corpus()
@@ -339,7 +336,7 @@ def test_hybrid_build_writes_its_adapter_and_answers_carry_their_contexts(tmp_pa
     index = build_index(run, corpus, RagConfig(chunk_tokens=64, chunk_overlap=8, top_k=3, context_tokens=300),
                         embedder=tiny_embedder)
     summary = build_adapter(run, corpus, tiny_config(max_steps=3, max_length=512, batch_size=4, max_val_examples=4),
-                            approach="hybrid", examples=RaftExamples(index, corpus.system_prompt), device="cpu")
+                            approach="hybrid", examples=RaftExamples(index, corpus.system_prompt), device="cpu", precision="fp32")
     assert (run.path / "hybrid" / "adapter" / "adapter_model.safetensors").exists()
     assert read_json(run.path / "hybrid" / "history.json")["approach"] == "hybrid"
     assert 0.7 <= summary["raft"]["gold_share"] <= 0.9 and summary["skipped_too_long"] == 0
@@ -359,8 +356,8 @@ def test_real_model_learns_a_batch_and_the_ft_assistant_answers(tmp_path):
     run = Run.create(tmp_path / "runs", corpus=corpus, config={}, approaches=["ft"], command="test")
     cfg = FinetuneConfig(max_train_examples=2, batch_size=2, max_steps=3, eval_steps=3, max_val_examples=2,
                          learning_rate=1e-3, warmup_ratio=0.0, lr_scheduler="constant", max_length=192,
-                         probe_questions=2, probe_max_new_tokens=8, precision="fp32")
-    summary = build_adapter(run, corpus, cfg, device="cpu")
+                         probe_questions=2, probe_max_new_tokens=8)
+    summary = build_adapter(run, corpus, cfg, device="cpu", precision="fp32")
     assert summary["steps"] == 3 and summary["last_loss"] < summary["first_loss"]
     assert run.manifest["models"]["base"]["sha256"] and summary["tokens_per_s"] > 0
     ft = load_assistant(run, "ft", device="cpu", max_new_tokens=8, precision="fp32")

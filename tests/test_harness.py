@@ -92,16 +92,15 @@ def test_harness_records_and_report(tmp_path, tiny_embedder):
     assert r["recommendation"]["winner"] == "rag"
 
 
-def test_compare_with_fake_builders(tmp_path, monkeypatch, tiny_embedder):
+def test_compare_with_fake_builders(tmp_path, monkeypatch, tiny_embedder, scripted):
     """The pipeline's orchestration: run created, stages recorded, reports written, headline stored."""
     from assistant import pipeline
-    import assistant.assistants as assistants_mod
     import assistant.embed as embed_mod
 
     c = corpus()
     built = []
-    monkeypatch.setattr(pipeline, "build", lambda run, corpus, approaches, **kw: built.extend(approaches))
-    monkeypatch.setattr(assistants_mod, "load_assistant", lambda run, ap, **kw: Oracle(ap, c, know=ap == "rag"))
+    monkeypatch.setattr(pipeline, "build", lambda run, corpus, approaches, *a, **kw: built.extend(approaches))
+    scripted(lambda name: Oracle(name, c, know=name == "rag"))
     monkeypatch.setattr(embed_mod, "load_embedder", lambda name, device="auto": tiny_embedder)
     run = pipeline.compare(c, tmp_path / "runs", ["base", "rag"], quick=True, precision="fp32")
     assert built == ["base", "rag"]
@@ -124,14 +123,15 @@ def test_compare_with_fake_builders(tmp_path, monkeypatch, tiny_embedder):
 def test_eval_command_always_takes_base_as_the_reference(tmp_path, monkeypatch, capsys):
     """`assistant eval RUN` on a run that lists only what was built (as the app makes them)."""
     from assistant import cli, pipeline
+    from assistant.cli import evaluate
     from assistant.runs import Run
 
     c = corpus()
     asked = []
-    monkeypatch.setattr(cli, "_corpus_for_run", lambda run: c)
+    monkeypatch.setattr(evaluate, "corpus_for_run", lambda run: c)
     monkeypatch.setattr(pipeline, "evaluate_run", lambda run, corpus, approaches, **kw: asked.append(approaches) or
                         {"recommendation": {"winner": "rag"}, "headline": {}})
-    monkeypatch.setattr(cli, "_recommendation_text", lambda run, report: "recommended: rag")
+    monkeypatch.setattr(evaluate, "recommendation_text", lambda run, report: "recommended: rag")
     run = Run.create(tmp_path / "runs", corpus=c, config={"quick": True}, approaches=["ft", "rag"], command="tui build")
     run.set_stage("rag", "done")
     run.set_stage("ft", "interrupted")

@@ -129,16 +129,14 @@ def test_a_prompt_longer_than_the_judge_context_is_not_scored(tiny_llm):
     assert out["judge_faithfulness"][0][0] is None and "does not fit the judge's context" in out["judge_faithfulness"][0][1]
 
 
-def test_compare_with_judge_runs_the_judge(tmp_path, monkeypatch, tiny_embedder, tiny_llm_path):
+def test_compare_with_judge_runs_the_judge(tmp_path, monkeypatch, tiny_embedder, tiny_llm_path, scripted):
     from assistant import pipeline
     from assistant.errors import UserError
-    import assistant.assistants as assistants_mod
     import assistant.embed as embed_mod
     import evals.judge as judge_mod
 
     c = corpus()
-    monkeypatch.setattr(pipeline, "build", lambda run, corpus, approaches, **kw: None)
-    monkeypatch.setattr(assistants_mod, "load_assistant", lambda run, ap, **kw: Oracle(ap, c))
+    scripted(lambda name: Oracle(name, c))
     monkeypatch.setattr(embed_mod, "load_embedder", lambda name, device="auto": tiny_embedder)
     real_load = judge_mod.load_judge
     monkeypatch.setattr(judge_mod, "load_judge", lambda name, **kw: real_load(name, "cpu", max_new_tokens=4, precision="fp32"))

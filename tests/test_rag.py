@@ -9,7 +9,8 @@ import pytest
 
 from assistant.corpus import UNANSWERABLE, Corpus, Document, QAPair
 from assistant.errors import UserError
-from assistant.rag import (Chunk, Hit, RagConfig, RagIndex, build_index, chunk_document, rag_config, rag_prompt,
+from assistant.approaches import make_config
+from assistant.rag import (Chunk, Hit, RagConfig, RagIndex, build_index, chunk_document, rag_prompt,
                            retrieval_metrics, rrf)
 
 SENTENCES = [f"Sentence number {i} says the fox jumps over dog {i}." for i in range(200)]
@@ -78,12 +79,15 @@ def test_overlap_repeats_text_between_neighbours(tiny_embedder):
 
 def test_config_mistakes_are_user_errors(tiny_embedder):
     with pytest.raises(UserError, match="chunk_overlap"):
-        rag_config({"chunk_tokens": 100, "chunk_overlap": 100})
-    with pytest.raises(UserError, match="top_k"):
-        rag_config({"top_k": 0})
+        make_config("rag", {"chunk_tokens": 100, "chunk_overlap": 100})
+    with pytest.raises(UserError, match="top-k: Input should be greater than or equal to 1"):
+        make_config("rag", {"top_k": 0})
     with pytest.raises(UserError, match=r"reads \(128 tokens\)"):
         RagIndex.build(DOCS, tiny_embedder, RagConfig(chunk_tokens=200))
-    assert rag_config({"top_k": 5, "base_model": "ignored", "index": None}).top_k == 5
+    assert make_config("rag", {"top_k": 5, "base_model": "ignored", "index": None}).top_k == 5
+    # the fine-tuning batch size is not the embedding one; indexes saved with the old name still load
+    assert make_config("rag", {"batch_size": 2}).embed_batch_size == 64
+    assert RagConfig.model_validate({"batch_size": 16}).embed_batch_size == 16
 
 
 # -- search ---------------------------------------------------------------------------------------
@@ -288,7 +292,7 @@ def test_build_index_records_the_stage(tiny_embedder, tmp_path):
     corpus = Corpus("tiny", "Tiny", DOCS, [QAPair("q1", "zebra crossing right of way", "pedestrians", ["zebra"])])
     run = Run.create(tmp_path, corpus=corpus, config={}, approaches=["rag"], command="test")
     seen = []
-    idx = build_index(run, corpus, small_config(), embedder=tiny_embedder, progress=lambda d, t, m: seen.append((d, t)))
+    idx = build_index(run, corpus, small_config(), embedder=tiny_embedder, events=lambda e: seen.append((e.step, e.total)))
     stage = run.manifest["stages"]["rag"]
     assert stage["status"] == "done" and stage["chunks"] == len(idx) and stage["documents"] == len(DOCS)
     assert stage["index_bytes"] > 0 and stage["embed_chunks_per_s"] > 0 and stage["update_add_doc_s"] > 0

@@ -1,8 +1,10 @@
 """Build: each approach's builder side by side (progress, ETA, loss plot, log), then evaluation.
 
 All the work runs in one thread worker, so the interface never freezes; every update comes back
-to the UI thread through app.call_from_thread. The builders run one after another (RAG first:
-it is quick) because they share the machine's cores and the run's manifest.
+to the UI thread through app.call_from_thread. The builders run one after another, in the
+registry's build order (what an approach requires first), because they share the machine's
+cores and the run's manifest. Bars, plots and states move from Events (events.py), never from
+the text of a message; `x` sets the one cancel token every stage checks.
 """
 from __future__ import annotations
 
@@ -17,22 +19,11 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Label, ProgressBar
 
+from ... import approaches as registry
+from ...events import Event
 from .. import backend
-from ..backend import BuildSettings, Cancelled
+from ..backend import BuildSettings
 from ..widgets.build_panel import BuildPanel, format_seconds
-
-TITLES = {"ft": "Fine-tuning (LoRA)", "rag": "RAG (FAISS + BM25)", "hybrid": "Hybrid (RAFT)"}
-ORDER = ("rag", "ft", "hybrid")
-
-
-def summary_line(summary: dict) -> str:
-    """The fine-tuning builder's summary as one readable log line."""
-    parts = [f"{summary.get('steps')} steps"]
-    if summary.get("best_val_loss") is not None:
-        parts.append(f"best val loss {summary['best_val_loss']:.4f} at step {summary.get('best_step')}")
-    if summary.get("tokens_per_s") is not None:
-        parts.append(f"{summary['tokens_per_s']:.0f} tokens/s")
-    return ", ".join(parts)
 
 
 class BuildScreen(Screen):
@@ -45,6 +36,7 @@ class BuildScreen(Screen):
     def __init__(self, settings: BuildSettings, **kw):
         super().__init__(**kw)
         self.settings = settings
+        self.order = [a for a in registry.build_order(settings.approaches) if registry.get(a).builds]
         self.cancel_event = threading.Event()
         self.current_run = None
         self.finished = False
@@ -53,9 +45,9 @@ class BuildScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="panels"):
-            for approach in ORDER:
-                if approach in self.settings.approaches:
-                    yield BuildPanel(TITLES[approach], with_plot=approach != "rag", id=f"panel-{approach}", classes="panel")
+            for name in self.order:
+                approach = registry.get(name)
+                yield BuildPanel(approach.title, with_plot=approach.trains, id=f"panel-{name}", classes="panel")
         with Vertical(id="eval-box", classes="box") as box:
             box.border_title = "Evaluation"
             yield Label("waits for the builds", id="eval-state")
@@ -116,9 +108,7 @@ class BuildScreen(Screen):
             return
         call(self.notify, f"run {self.current_run.id}", timeout=4)
         built = []
-        for approach in ORDER:
-            if approach not in self.settings.approaches:
-                continue
+        for approach in self.order:
             if self.cancel_event.is_set():
                 call(self.panel(approach).finish, "cancelled before it started", "cancelled")
                 continue
@@ -139,42 +129,35 @@ class BuildScreen(Screen):
         panel = self.panel(approach)
         call(panel.set_state, "building…", "running")
         call(panel.start)
-        call(panel.log_line, "loading the embedding model, chunking the documents" if approach == "rag"
-             else "loading the base model")
         t0 = time.monotonic()
-
         last = {"message": None}
 
-        def progress(done, total, message=""):
-            call(panel.progress, done, total)
-            if message and message != last["message"]:  # a new phase, not every batch
-                last["message"] = message
-                call(panel.log_line, str(message))
-
-        def on_progress(p):  # finetune.TrainingProgress
-            if p.phase == "probe":
-                call(panel.set_state, "probing what the base model already knows…", "running")
+        def on_event(e: Event) -> None:
+            if e.stage != approach:
                 return
-            call(panel.set_state, "training…" if p.phase != "done" else "saving…", "running")
-            if p.max_steps:
-                call(panel.progress, p.step, p.max_steps, p.eta_s)
-            if p.loss is not None or p.val_loss is not None:
-                if p.phase != "done":
-                    call(panel.add_loss, p.step, p.loss, p.val_loss)
-                parts = [f"step {p.step}/{p.max_steps}"] + [f"{name} {v:.4f}" for name, v in
-                                                              (("loss", p.loss), ("val_loss", p.val_loss)) if v is not None]
+            if e.phase == "probe":
+                call(panel.set_state, "probing what the base model already knows…", "running")
+            elif e.phase in ("train", "eval", "done"):
+                call(panel.set_state, "training…" if e.phase != "done" else "saving…", "running")
+            if e.total:
+                call(panel.progress, e.step, e.total, e.figures.get("eta_s"))
+            loss, val_loss = e.figures.get("loss"), e.figures.get("val_loss")
+            if loss is not None or val_loss is not None:
+                if e.phase != "done":
+                    call(panel.add_loss, e.step, loss, val_loss)
+                parts = [f"step {e.step}/{e.total}"] + [f"{name} {v:.4f}" for name, v in
+                                                        (("loss", loss), ("val_loss", val_loss)) if v is not None]
                 call(panel.log_line, "  ".join(parts))
+            elif e.message and e.message != last["message"]:  # a new phase, not every batch
+                last["message"] = e.message
+                call(panel.log_line, e.message)
 
         try:
-            if approach == "rag":
-                index = backend.build_rag(self.current_run, corpus, self.settings, progress, self.cancel_event)
-                call(panel.log_line, f"{len(index)} chunks from {len(index.document_ids)} documents, {index.kind} index")
-            else:
-                summary = backend.build_adapter(self.current_run, corpus, self.settings, approach, on_progress,
-                                                self.cancel_event)
-                if summary:
-                    call(panel.log_line, summary_line(summary))
-        except (Cancelled, KeyboardInterrupt):  # finetune raises TrainingInterrupted (a KeyboardInterrupt)
+            summary = backend.build(self.current_run, corpus, self.settings, approach, on_event, self.cancel_event)
+            describe = registry.get(approach).describe
+            for line in (describe(summary) if describe and summary else []):
+                call(panel.log_line, line)
+        except KeyboardInterrupt:  # Cancelled: the stage is recorded interrupted, its checkpoint kept
             if self.current_run.stage(approach).get("status") != "interrupted":
                 self.current_run.set_stage(approach, "interrupted")
             call(panel.finish, "cancelled", "cancelled")
@@ -183,33 +166,22 @@ class BuildScreen(Screen):
             call(panel.log_line, traceback.format_exc(limit=3))
             call(panel.finish, f"✗ {str(e).splitlines()[0] if str(e) else type(e).__name__}", "failed")
             return False
-        if self.cancel_event.is_set():  # the trainer stopped early on our callback
-            self.current_run.set_stage(approach, "interrupted")
-            call(panel.finish, "cancelled", "cancelled")
-            return False
         call(panel.finish, f"✓ done in {format_seconds(time.monotonic() - t0)}", "done")
         return True
 
     def _evaluate(self, corpus, built: list[str]) -> bool:
-        """Evaluate and report; whether a report came out."""
+        """Evaluate and report; whether a report came out. The bar counts the approaches
+        evaluated (the harness's events carry the count), never the text of its messages."""
         call = self.app.call_from_thread
         call(self._eval, "evaluating base (the reference) and " + ", ".join(built) + "…")
 
-        # The harness reports in words, each line led by the approach it is on ("ft: bias probes");
-        # the bar moves one step per approach evaluated, never back (the injection probe comes last).
-        order = ["base"] + built
-        reached = {"done": 0}
-
-        def progress(message: str):
-            on = next((i for i, a in enumerate(order) if message.startswith(f"{a}:")), None)
-            if on is not None:
-                reached["done"] = max(reached["done"], on)
-            call(self._eval, f"evaluating: {message}", reached["done"], len(order))
+        def on_event(e: Event) -> None:
+            if e.stage == "eval":
+                call(self._eval, f"evaluating: {e.message}", e.step, e.total or len(built) + 1)
 
         try:
-            backend.evaluate(self.current_run, corpus, self.settings, built, progress, self.cancel_event)
-        except Cancelled:
-            self.current_run.set_stage("eval", "interrupted")
+            backend.evaluate(self.current_run, corpus, self.settings, built, on_event, self.cancel_event)
+        except KeyboardInterrupt:
             call(self._eval, "cancelled: no evaluation (the builds are kept: chat with the run from Home)")
             return False
         except Exception as e:

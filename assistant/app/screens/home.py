@@ -1,6 +1,8 @@
 """Home: choose a corpus (a shipped domain or a folder), see its check, set the build, list past runs."""
 from __future__ import annotations
 
+import typing
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -10,12 +12,31 @@ from textual.screen import Screen
 from textual.widgets import (Button, Checkbox, DataTable, Footer, Header, Input, Label, RadioButton, RadioSet,
                              Select, Static)
 
+from ... import approaches as registry
+from ...pipeline import DEFAULT_APPROACHES
 from .. import backend
 from ..backend import BuildSettings
 
 DOMAINS = ("support", "legal", "medical")
 FOLDER = "folder"
-RETRIEVAL_MODES = ("hybrid", "dense", "bm25")
+BUILDABLE = [name for name in registry.names() if registry.get(name).builds]
+# The settings the form shows: every Config field marked FORM, once, from the first approach that has it.
+FORM_FIELDS = {key: (owner, info) for key, owners in registry.config_fields(BUILDABLE).items()
+               for owner, info in list(owners.items())[:1] if (info.json_schema_extra or {}).get("form")}
+
+
+def setting_widget(key: str, field):
+    """An Input for a number, a Select for a choice; filled from the profile on mount."""
+    _, info = field
+    if typing.get_origin(info.annotation) is typing.Literal:
+        choices = typing.get_args(info.annotation)
+        return Select([(c, c) for c in choices], value=choices[0], allow_blank=False, id=f"set-{key}", compact=True,
+                      tooltip=info.description)
+    return Input("", id=f"set-{key}", compact=True, tooltip=info.description, placeholder="none")
+
+
+def _text(value) -> str:
+    return "" if value is None else f"{value:g}" if isinstance(value, float) else str(value)
 STAGE_MARKS = {"done": "✓", "failed": "✗", "interrupted": "⏸", "running": "…", "pending": "·"}
 
 
@@ -30,6 +51,7 @@ class HomeScreen(Screen):
     def __init__(self, **kw):
         super().__init__(**kw)
         self.corpus_ok = False
+        self.filled: dict[str, str] = {}  # each setting as the profile filled it in
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -52,27 +74,15 @@ class HomeScreen(Screen):
                         yield Input(placeholder="embedded all-MiniLM-L6-v2", id="embedding-model", compact=True)
                         yield Label("approaches")
                         with Horizontal(id="approaches"):
-                            yield Checkbox("ft", value=True, id="ap-ft", compact=True)
-                            yield Checkbox("rag", value=True, id="ap-rag", compact=True)
-                            yield Checkbox("hybrid", value=False, id="ap-hybrid", compact=True)
+                            for name in BUILDABLE:
+                                yield Checkbox(name, value=name in DEFAULT_APPROACHES, id=f"ap-{name}", compact=True)
                         yield Label("profile")
                         with RadioSet(id="profile", compact=True):
                             yield RadioButton("quick", value=True, name="quick")
                             yield RadioButton("full", name="full")
-                        yield Label("LoRA rank")
-                        yield Input("16", type="integer", id="lora-rank", compact=True)
-                        yield Label("epochs/steps")
-                        with Horizontal(classes="pair"):
-                            yield Input("3", type="integer", id="epochs", compact=True, tooltip="training epochs")
-                            yield Input("", type="integer", id="max-steps", compact=True, placeholder="no step cap",
-                                        tooltip="stop after this many steps (overrides epochs); empty: no cap")
-                        yield Label("top-k/mode")
-                        with Horizontal(classes="pair"):
-                            yield Input("4", type="integer", id="top-k", compact=True)
-                            yield Select([(m, m) for m in RETRIEVAL_MODES], value="hybrid", allow_blank=False,
-                                         id="retrieval", compact=True)
-                        yield Label("chunk tokens")
-                        yield Input("200", type="integer", id="chunk-tokens", compact=True)
+                        for key, field in FORM_FIELDS.items():  # from the approaches' Configs
+                            yield Label(key.replace("_", " "))
+                            yield setting_widget(key, field)
                     yield Button("Build and compare", id="build", variant="primary", compact=True)
             with Vertical(id="runs-box", classes="box") as box:
                 box.border_title = "Past runs (Enter: results, c: chat)"
@@ -91,18 +101,27 @@ class HomeScreen(Screen):
         self.action_refresh_runs()
 
     def _apply_profile(self, quick: bool) -> None:
-        """Fill LoRA rank, epochs and top-k from the builders' own profiles."""
-        from ...finetune import FinetuneConfig
-        from ...rag import RagConfig
+        """Fill the settings with their defaults in this profile, from the approaches' Configs."""
+        self.filled = {}
+        for key, (owner, _) in FORM_FIELDS.items():
+            value = _text(registry.get(owner).Config.default_of(key, quick))
+            self.query_one(f"#set-{key}").value = value
+            self.filled[key] = value
 
-        ft = FinetuneConfig.quick() if quick else FinetuneConfig()
-        self.query_one("#lora-rank", Input).value = str(ft.rank)
-        self.query_one("#epochs", Input).value = str(int(ft.epochs))
-        self.query_one("#max-steps", Input).value = str(ft.max_steps or "")
-        rag = RagConfig.quick() if quick else RagConfig()
-        self.query_one("#top-k", Input).value = str(rag.top_k)
-        self.query_one("#chunk-tokens", Input).value = str(rag.chunk_tokens)
-        self.query_one("#retrieval", Select).value = rag.retrieval
+    def _given_settings(self) -> dict:
+        """The settings the person changed from what the profile filled in (the rest stay each
+        approach's own default: hybrid's quick profile caps its steps, ft's does not)."""
+        values = {}
+        for key, (_, info) in FORM_FIELDS.items():
+            text = str(self.query_one(f"#set-{key}").value).strip()
+            if text == self.filled.get(key):
+                continue
+            kind = next((t for t in (int, float) if t in (info.annotation, *typing.get_args(info.annotation))), str)
+            try:
+                values[key] = None if text == "" else kind(text)
+            except ValueError:
+                raise ValueError(f"{key.replace('_', ' ')}: {text!r} is not a {kind.__name__} number") from None
+        return values
 
     # -- corpus ----------------------------------------------------------------------------
     @on(RadioSet.Changed, "#source")
@@ -197,28 +216,25 @@ class HomeScreen(Screen):
 
     # -- build -----------------------------------------------------------------------------
     def read_settings(self) -> BuildSettings:
+        """The form as BuildSettings; a bad setting is a ValueError or a UserError (one line)."""
+        from ...pipeline import configs
+
         domain, path = self._source()
-
-        def number(widget_id: str, name: str, low: int) -> int:
-            value = self.query_one(widget_id, Input).value.strip()
-            if not value.isdigit() or int(value) < low:
-                raise ValueError(f"{name} must be a whole number ≥ {low}")
-            return int(value)
-
-        approaches = [a for a in ("ft", "rag", "hybrid") if self.query_one(f"#ap-{a}", Checkbox).value]
-        return BuildSettings(
+        settings = BuildSettings(
             domain=domain, corpus_path=path, device=self.app.device, precision=self.app.precision,
             base_model=self.query_one("#base-model", Input).value, embedding_model=self.query_one("#embedding-model", Input).value,
-            approaches=approaches, quick=self.query_one("#profile", RadioSet).pressed_button.name == "quick",
-            lora_rank=number("#lora-rank", "LoRA rank", 1), epochs=number("#epochs", "epochs", 1),
-            max_steps=number("#max-steps", "max steps", 1) if self.query_one("#max-steps", Input).value.strip() else None,
-            top_k=number("#top-k", "top-k", 1), chunk_tokens=number("#chunk-tokens", "chunk tokens", 16), retrieval=self.query_one("#retrieval", Select).value)
+            approaches=[a for a in BUILDABLE if self.query_one(f"#ap-{a}", Checkbox).value],
+            quick=self.query_one("#profile", RadioSet).pressed_button.name == "quick", values=self._given_settings())
+        configs(settings.approaches, settings.values, settings.quick)  # the same check as the CLI's
+        return settings
 
     @on(Button.Pressed, "#build")
     def action_build(self) -> None:
+        from ...errors import UserError
+
         try:
             settings = self.read_settings()
-        except ValueError as e:
+        except (ValueError, UserError) as e:
             self.notify(str(e), severity="error")
             return
         if not settings.domain and not settings.corpus_path:
