@@ -138,7 +138,7 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip("\r") for line in text.split("\n")]
 
 
-def _read_jsonl(path: Path) -> list[tuple[int, dict]]:
+def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     rows = []
     for n, line in enumerate(_lines(_read_text(path)), 1):
         if not line.strip():
@@ -323,10 +323,10 @@ def _doc_from_pdf(path: Path, doc_id: str) -> Document:
     return Document(id=doc_id, title=title, text=text, path=str(path))
 
 
-_DOC_READERS = {"markdown": _doc_from_markdown, "text": _doc_from_markdown, "html": _doc_from_html, "pdf": _doc_from_pdf}
+DOC_READERS = {"markdown": _doc_from_markdown, "text": _doc_from_markdown, "html": _doc_from_html, "pdf": _doc_from_pdf}
 
 
-def _docs_from_folder(folder: Path, root: Path, formats: Counter, warnings: list[str]) -> list[tuple[Document, int]]:
+def docs_from_folder(folder: Path, root: Path, formats: Counter, warnings: list[str]) -> list[tuple[Document, int]]:
     _check_inside(folder, root)
     docs = []
     for path in sorted(folder.rglob("*")):
@@ -341,12 +341,12 @@ def _docs_from_folder(folder: Path, root: Path, formats: Counter, warnings: list
             warnings.append(f"{path}: skipped, not a document type this reads ({', '.join(sorted(DOC_TYPES))})")
             continue
         default_id = _clean_id(rel.with_suffix("").as_posix(), path=path, line=None, field="id")
-        docs.append((_DOC_READERS[kind](path, default_id), 1))
+        docs.append((DOC_READERS[kind](path, default_id), 1))
         formats[kind] += 1
     return docs
 
 
-def _docs_from_jsonl(path: Path, rows: list[tuple[int, dict]]) -> list[tuple[Document, int]]:
+def docs_from_jsonl(path: Path, rows: list[tuple[int, dict]]) -> list[tuple[Document, int]]:
     docs = []
     for n, obj in rows:
         doc_id = _clean_id(obj["id"], path=path, line=n, field="id") if "id" in obj else None
@@ -498,7 +498,7 @@ def _qa_record(obj: dict, *, path: Path, line: int, csv_file: bool) -> _Record:
 
 def _read_qa(path: Path) -> list[_Record]:
     suffix = path.suffix.lower()
-    rows = _read_csv(path) if suffix == ".csv" else _read_json_array(path) if suffix == ".json" else _read_jsonl(path)
+    rows = _read_csv(path) if suffix == ".csv" else _read_json_array(path) if suffix == ".json" else read_jsonl(path)
     return [_qa_record(obj, path=path, line=n, csv_file=suffix == ".csv") for n, obj in rows]
 
 
@@ -564,7 +564,7 @@ def _check_probe(obj: dict, *, path: Path, line: int) -> None:
 
 def read_probes(path: Path) -> list[dict]:
     """A BBQ-format JSONL file, every line checked (a UserError names the file, line and field)."""
-    rows = _read_jsonl(path)
+    rows = read_jsonl(path)
     seen: dict[tuple, int] = {}
     for n, obj in rows:
         _check_probe(obj, path=path, line=n)
@@ -684,7 +684,7 @@ def _classify(path: Path) -> str:
     if name.startswith("probes."):
         return "probes"
     if suffix in (".jsonl", ".json"):
-        rows = _read_json_array(path) if suffix == ".json" else _read_jsonl(path)
+        rows = _read_json_array(path) if suffix == ".json" else read_jsonl(path)
         first = rows[0][1] if rows else {}
         if {"context", "ans0", "label"} <= first.keys():
             return "probes"
@@ -720,9 +720,9 @@ def load_corpus(path: str | Path, *more: str | Path, seed: int | None = None) ->
         if (root / "corpus.toml").exists():
             meta = _read_meta(root / "corpus.toml", warnings)
         if (root / "docs").is_dir():
-            docs += _docs_from_folder(root / "docs", root, formats["docs/"], warnings)
+            docs += docs_from_folder(root / "docs", root, formats["docs/"], warnings)
         if (root / "docs.jsonl").exists():
-            docs += _docs_from_jsonl(root / "docs.jsonl", _read_jsonl(root / "docs.jsonl"))
+            docs += docs_from_jsonl(root / "docs.jsonl", read_jsonl(root / "docs.jsonl"))
             formats["docs.jsonl"]["docs-jsonl"] += len(docs) - sum(formats["docs/"].values())
         qa_files = [root / n for n in QA_FILES if (root / n).exists()]
         if len(qa_files) > 1:
@@ -741,11 +741,11 @@ def load_corpus(path: str | Path, *more: str | Path, seed: int | None = None) ->
             kind = _classify(p)
             if kind == "document":
                 doc_type = DOC_TYPES[p.suffix.lower()]
-                docs.append((_DOC_READERS[doc_type](p, _clean_id(p.stem, path=p, line=None, field="id")), 1))
+                docs.append((DOC_READERS[doc_type](p, _clean_id(p.stem, path=p, line=None, field="id")), 1))
                 formats["documents"][doc_type] += 1
             elif kind == "documents":
                 before = len(docs)
-                docs += _docs_from_jsonl(p, _read_json_array(p) if p.suffix.lower() == ".json" else _read_jsonl(p))
+                docs += docs_from_jsonl(p, _read_json_array(p) if p.suffix.lower() == ".json" else read_jsonl(p))
                 formats[p.name]["docs-jsonl"] += len(docs) - before
             elif kind == "probes":
                 found = read_probes(p)
