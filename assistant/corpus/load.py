@@ -24,9 +24,9 @@ from typing import Iterable, Sequence
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from .errors import UserError
+from ..errors import UserError
 
-CORPORA_DIR = Path(__file__).resolve().parent.parent / "corpora"
+CORPORA_DIR = Path(__file__).resolve().parents[2] / "corpora"
 DOMAINS = ("legal", "medical", "support")
 SPLITS = ("train", "val", "test")
 KINDS = ("paraphrase", "unseen", "unanswerable")
