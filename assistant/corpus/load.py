@@ -12,10 +12,11 @@ from typing import Sequence
 from pydantic import ValidationError
 
 from ..errors import UserError
+from ..text import tokens
 from .model import CORPORA_DIR, DOMAINS, UNANSWERABLE, Corpus, CorpusMeta, Document, QAPair
 from .probes import read_probes
 from .qa_formats import QARecord, read_qa
-from .quality import normal_tokens, quality_warnings
+from .quality import quality_warnings
 from .readers import DOC_READERS, DOC_TYPES, docs_from_folder, docs_from_jsonl
 from .rows import check_inside, clean_id, read_json_array, read_jsonl, read_text
 
@@ -196,7 +197,7 @@ def _validate_qa(records: list[QARecord], doc_ids: set[str], seed: int, warnings
     for r in records:
         if r.pair.split is None:
             # The key is the id the user gave, else the question: line numbers move when lines are added.
-            r.pair.split = seeded_split(r.pair.id if r.explicit_id else " ".join(normal_tokens(r.pair.question)), seed)
+            r.pair.split = seeded_split(r.pair.id if r.explicit_id else " ".join(tokens(r.pair.question)), seed)
             seeded += 1
     qa = [r.pair for r in records]
     counts = Counter(q.split for q in qa)

@@ -8,6 +8,7 @@ import re
 from collections import Counter, defaultdict
 from typing import Sequence
 
+from ..text import SUPPORT_WORD, normalise, support_terms, tokens
 from .model import UNANSWERABLE, Document, QAPair
 from .qa_formats import QARecord
 
@@ -17,24 +18,12 @@ KEY_TERMS_MISSING = 0.2    # an answer is unsupported when more of its content w
 WARNINGS_PER_KIND = 8      # longer lists of one kind of warning are cut, with a count of the rest
 
 
-def normal_tokens(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9]+", text.lower().replace("’", "'"))
-
-
-_STOP = frozenset("""the a an of to in on for and or is are was were be been by with at as it its this that these those
-from not no yes can must may will does do did if than then which who whom what when where how why per any all each
-their they them you your our we us he she his her has have had also only into about after before under over more less
-there here such other most some should would could shall""".split())
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
-_WORD = re.compile(r"[a-z][a-z0-9'-]+")
-
-
 class _Vocabulary:
     """The words and the text of some documents, for asking whether an answer's terms occur there."""
 
     def __init__(self, text: str):
-        self.text = text.lower().replace("’", "'")
-        self.words = sorted(set(_WORD.findall(self.text)) | set(re.findall(r"[a-z0-9]+", self.text)))
+        self.text = normalise(text)
+        self.words = sorted(set(SUPPORT_WORD.findall(self.text)) | set(tokens(self.text)))
 
     def has_word(self, word: str) -> bool:
         # A document word that starts with the term counts (tenant ~ tenants, pay ~ payment): a
@@ -54,10 +43,8 @@ def unsupported_terms(answer: str, vocabulary: "_Vocabulary | str") -> list[str]
     answer supported: any number (matched exactly), or more than a fifth of its content words.
     An empty list means supported."""
     vocab = vocabulary if isinstance(vocabulary, _Vocabulary) else _Vocabulary(vocabulary)
-    text = answer.lower().replace("’", "'")
-    numbers = [n for n in dict.fromkeys(_NUMBER.findall(text)) if not vocab.has_number(n)]
-    words = [w.removesuffix("'s").strip("'-") for w in _WORD.findall(text)]
-    words = [w for w in dict.fromkeys(words) if len(w) > 2 and w not in _STOP]
+    numbers, words = support_terms(answer)
+    numbers = [n for n in numbers if not vocab.has_number(n)]
     missing = [w for w in words if not vocab.has_word(w)]
     if numbers or (words and len(missing) / len(words) > KEY_TERMS_MISSING):
         return numbers + missing
@@ -70,8 +57,8 @@ def near_duplicates(left: Sequence[tuple[str, str]], right: Sequence[tuple[str, 
     `threshold`. Prefix filtering keeps this fast for big corpora: two sets with Jaccard >= t must
     share a token among the first |s| - ceil(t|s|) + 1 tokens of each, in rarest-first order
     (a few lines here rather than a dependency for one join)."""
-    lsets = [frozenset(normal_tokens(t)) for _, t in left]
-    rsets = [frozenset(normal_tokens(t)) for _, t in right]
+    lsets = [frozenset(tokens(t)) for _, t in left]
+    rsets = [frozenset(tokens(t)) for _, t in right]
     freq = Counter(tok for s in (*lsets, *rsets) for tok in s)
 
     def prefix(s: frozenset) -> list[str]:
