@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import shutil
 import threading
 import time
@@ -37,6 +36,7 @@ from .events import Cancelled, Event, Events, no_events
 from .files import folder_size_mb, read_json, sha256_file, write_json, write_jsonl
 from .config import FORM, ApproachConfig
 from .llm import DEFAULT_PRECISION, resolve_precision
+from .text import key_terms
 
 IGNORE_INDEX = -100  # label value the loss skips (torch CrossEntropyLoss ignore_index)
 
@@ -166,18 +166,6 @@ def encode_examples(tokenizer, examples: Sequence[Example], max_length: int) -> 
 
 
 # -- the pre-training probe -----------------------------------------------------------------
-_STOP = set("""a an the of to in on at for and or but is are was were be been being it its this that these those
-with by as from into than then there their they them you your we our us he she his her i me my not no yes do does did
-can could will would should may might must shall have has had if so such any all each per via also only just about
-what which who whom when where why how""".split())
-
-
-def key_terms(text: str) -> set[str]:
-    """Content words and numbers of a text, lower-cased (punctuation and stop words dropped)."""
-    words = re.findall(r"[a-z0-9]+(?:[.,:][0-9]+)*", text.lower())
-    return {w for w in words if w not in _STOP and (len(w) > 2 or w.isdigit())}
-
-
 def knows_answer(generated: str, reference: str, threshold: float = 0.6) -> bool:
     """Normalised containment: at least `threshold` of the reference's key terms, and every
     number in it, appear in the generated answer."""

@@ -666,18 +666,18 @@ def read_documents(path: str | Path) -> list:
     them (a corpus folder: its docs/ or docs.jsonl). Read by the corpus loader's own readers."""
     from collections import Counter
 
-    from .corpus import _DOC_READERS, DOC_TYPES, _docs_from_folder, _docs_from_jsonl, _read_jsonl
+    from .corpus import DOC_READERS, DOC_TYPES, docs_from_folder, docs_from_jsonl, read_jsonl
 
     path = Path(path)
     if path.is_file() and path.suffix.lower() in DOC_TYPES:
-        return [_DOC_READERS[DOC_TYPES[path.suffix.lower()]](path, path.stem)]
+        return [DOC_READERS[DOC_TYPES[path.suffix.lower()]](path, path.stem)]
     if path.is_file() and path.suffix.lower() == ".jsonl":
-        return [d for d, _ in _docs_from_jsonl(path, _read_jsonl(path))]
+        return [d for d, _ in docs_from_jsonl(path, read_jsonl(path))]
     if path.is_dir():
         if (path / "docs.jsonl").is_file() and not (path / "docs").is_dir():
             return read_documents(path / "docs.jsonl")
         folder = path / "docs" if (path / "docs").is_dir() else path
-        docs = [d for d, _ in _docs_from_folder(folder, folder, Counter(), [])]
+        docs = [d for d, _ in docs_from_folder(folder, folder, Counter(), [])]
         if not docs:
             raise UserError(f"no documents ({', '.join(sorted(DOC_TYPES))}) in this folder", path=path)
         return docs

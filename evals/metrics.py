@@ -21,6 +21,8 @@ import string
 from collections import Counter
 from dataclasses import dataclass, field
 
+from assistant.text import answer_terms, fact_terms, stem
+
 NUMBER_WEIGHT = 3.0  # a number weighs three times the rarest word
 KEY_FACT_PASS = 0.5  # an answer that states at least half the reference's (weighted) facts counts as correct
 
@@ -97,65 +99,9 @@ def is_refusal(text: str) -> bool:
 
 
 # -- key facts ----------------------------------------------------------------------------
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
-_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
-
-
-def _stopwords() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS)
-
-
-_STEM = None
-
-
-def _stem(word: str) -> str:
-    global _STEM
-    if _STEM is None:
-        from nltk.stem import PorterStemmer
-
-        _STEM = PorterStemmer()
-    return _STEM.stem(word)
-
-
-def content_terms(text: str) -> list[str]:
-    """The fact-bearing terms of a text: numbers exactly (`n:30`), names exactly (`name:visa`:
-    capitalised words not at a sentence start), other non-stopwords stemmed."""
-    stop = _stopwords()
-    terms = []
-    for m in _NUMBER.finditer(text):
-        terms.append("n:" + m.group().replace(",", "").rstrip(".:"))
-    sentence_start = True
-    for m in re.finditer(r"[A-Za-z][A-Za-z'\-]*|[.!?]", text):
-        tok = m.group()
-        if tok in ".!?":
-            sentence_start = True
-            continue
-        low = tok.lower().strip("'-")
-        if low in stop or len(low) < 2:
-            sentence_start = False
-            continue
-        if tok[0].isupper() and not sentence_start:
-            terms.append("name:" + low)
-        else:
-            terms.append(_stem(low))
-        sentence_start = False
-    return terms
-
-
-def _answer_terms(text: str) -> set[str]:
-    """An answer's terms, matched loosely in case: a name in the reference matches the same
-    word anywhere in the answer, capitalised or not."""
-    out = set()
-    for t in content_terms(text):
-        out.add(t)
-        if t.startswith("name:"):
-            out.add(_stem(t[5:]))
-    for m in _WORD.finditer(text):
-        low = m.group().lower().strip("'-")
-        out.add("name:" + low)
-    return out
+# A fact's terms (numbers and names exact, other words stemmed, stop words dropped) are defined in
+# assistant/text.py; `content_terms` is kept as the metric's name for them.
+content_terms = fact_terms
 
 
 @dataclass
@@ -186,13 +132,13 @@ class IdfTable:
 def _plain(term: str) -> str:
     """Document frequency is counted without the name/number marker (a name at a sentence
     start in one document is the same word elsewhere)."""
-    return _stem(term[5:]) if term.startswith("name:") else term
+    return stem(term[5:]) if term.startswith("name:") else term
 
 
 def key_fact_recall(prediction: str, references: list[str], idf: IdfTable) -> float:
     """IDF-weighted share of the reference's content terms that the answer states: rare terms
     (names, numbers, specific nouns) weigh most, so a vague answer scores low. Best over aliases."""
-    answer = _answer_terms(prediction)
+    answer = answer_terms(prediction)
     best = 0.0
     for ref in references:
         terms = set(content_terms(ref))
