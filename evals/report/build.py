@@ -14,13 +14,13 @@ from pathlib import Path
 
 from assistant.files import read_json, write_json, write_text
 
-from . import bias as bias_mod
-from . import cost as cost_mod
-from . import injection as injection_mod
-from . import overfitting
-from .metrics import JUDGE_METRICS
-from .recommend import RULE, recommend
-from .stats import fmt, mean_ci, paired_difference
+from .. import bias as bias_mod
+from .. import cost as cost_mod
+from .. import injection as injection_mod
+from .. import overfitting
+from ..metrics import JUDGE_METRICS
+from ..recommend import RULE, recommend
+from ..stats import fmt, mean_ci, paired_difference
 
 KINDS = ("paraphrase", "unseen", "unanswerable")
 STYLE_METRICS = ("exact_match", "span_match", "key_fact_recall", "token_f1", "rouge_l", "semantic_similarity",
