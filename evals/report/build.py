@@ -12,7 +12,7 @@ import json
 from itertools import combinations
 from pathlib import Path
 
-from assistant.files import read_json, write_json, write_text
+from assistant.files import read_json
 
 from .. import bias as bias_mod
 from .. import cost as cost_mod
@@ -153,20 +153,6 @@ def headline(report: dict) -> dict:
         out[ap] = {"accuracy": f["value"], "ci": f["ci"], "n": f["n"],
                    "unseen": report["accuracy"][ap]["by_kind"]["unseen"]["value"]}
     return out
-
-
-# -- writing --------------------------------------------------------------------------------
-def write_reports(report: dict, folder: Path) -> list[Path]:
-    folder = Path(folder)
-    paths = [write_json(folder / "report.json", report), write_text(folder / "report.md", render_markdown(report)),
-             write_text(folder / "report.html", render_html(report))]
-    return paths
-
-
-def regenerate(eval_dir: Path, manifest: dict, folder: Path) -> dict:
-    report = build_report(eval_dir, manifest)
-    write_reports(report, folder)
-    return report
 
 
 def _num(v, digits=2) -> str:
