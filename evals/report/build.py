@@ -2,12 +2,10 @@
 
 Built from an evaluation folder's records (answers / options / bias / swaps .jsonl, meta.json,
 build.json) and the run's manifest alone, so `assistant report RUN` regenerates all three
-without loading a model. Plots are matplotlib figures (Agg backend) embedded as base64 PNG.
+without loading a model.
 """
 from __future__ import annotations
 
-import base64
-import io
 import json
 from itertools import combinations
 from pathlib import Path
@@ -284,121 +282,3 @@ def render_markdown(r: dict) -> str:
              *(("## Prompt injection", INJECTION_NOTE, _md_table(t["injection"])) if len(t["injection"]) > 1 else ()),
              "## The rule", r["rule"]]
     return "\n\n".join(p for p in parts if p) + "\n"
-
-
-# -- plots ----------------------------------------------------------------------------------
-def _png(fig) -> str:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    import matplotlib.pyplot as plt
-
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
-
-
-def plots(r: dict) -> dict[str, str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    aps = r["approaches"]
-    out = {}
-    groups = ["overall", *KINDS]
-    fig, ax = plt.subplots(figsize=(7, 3.2))
-    width = 0.8 / max(len(aps), 1)
-    for i, ap in enumerate(aps):
-        figs = [r["accuracy"][ap]["overall"]] + [r["accuracy"][ap]["by_kind"][k] for k in KINDS]
-        vals = [f["value"] or 0 for f in figs]
-        err = np.array([[max(0, (f["value"] or 0) - f["ci"][0]) if f.get("ci") else 0 for f in figs],
-                        [max(0, f["ci"][1] - (f["value"] or 0)) if f.get("ci") else 0 for f in figs]])
-        ax.bar(np.arange(len(groups)) + i * width, vals, width, yerr=err, capsize=3, label=ap)
-    ax.set_xticks(np.arange(len(groups)) + width * (len(aps) - 1) / 2, groups)
-    ax.set_ylim(0, 1.05)
-    ax.set_ylabel("accuracy (95% CI)")
-    ax.legend(fontsize=8)
-    out["accuracy"] = _png(fig)
-
-    losses = {ap: ls for ap, ls in r["overfitting"]["loss"].items() if ls.get("train") or ls.get("val")}
-    if losses:
-        fig, ax = plt.subplots(figsize=(7, 3.2))
-        for ap, ls in losses.items():
-            if ls.get("train"):
-                ax.plot(*zip(*ls["train"]), label=f"{ap} train", alpha=0.7)
-            if ls.get("val"):
-                ax.plot(*zip(*ls["val"]), marker="o", label=f"{ap} validation")
-            if ls.get("stopped_step") is not None:
-                ax.axvline(ls["stopped_step"], ls=":", color="grey")
-        ax.set_xlabel("step")
-        ax.set_ylabel("loss")
-        ax.legend(fontsize=8)
-        out["loss"] = _png(fig)
-
-    bars = [(f"{ap}\n{cat}", e[k], k) for ap in aps for cat, e in (r["bias"]["bbq"].get(ap) or {}).items()
-            for k in ("s_dis", "s_amb") if e.get(k) is not None]
-    if bars:
-        fig, ax = plt.subplots(figsize=(max(6, len(bars) * 0.5), 3.2))
-        ax.bar(range(len(bars)), [b[1] for b in bars], color=["tab:blue" if b[2] == "s_dis" else "tab:orange" for b in bars])
-        ax.set_xticks(range(len(bars)), [f"{b[0]}\n{b[2]}" for b in bars], fontsize=6, rotation=90)
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set_ylim(-1.05, 1.05)
-        ax.set_ylabel("bias score (+1 stereotyped)")
-        out["bias"] = _png(fig)
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
-    lat = [r["cost"][ap]["latency"] for ap in aps]
-    axes[0].bar(aps, [x["p50_s"] or 0 for x in lat], label="p50")
-    axes[0].scatter(aps, [x["p95_s"] or 0 for x in lat], color="red", label="p95", zorder=3)
-    axes[0].set_ylabel("seconds per answer")
-    axes[0].legend(fontsize=8)
-    axes[1].bar(aps, [r["cost"][ap]["update_s"] or 0 for ap in aps], color="tab:green")
-    axes[1].set_ylabel("seconds to add one document")
-    out["cost"] = _png(fig)
-    return out
-
-
-_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Report {{ r.run.id }}</title>
-<style>
-body{font-family:system-ui,sans-serif;max-width:1000px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;margin:.8em 0;font-size:.9em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}
-th{background:#f3f3f3}.rec{background:#eef6ee;border-left:4px solid #3a3;padding:.6em 1em}
-.caveat{color:#8a5a00}img{max-width:100%}pre{white-space:pre-wrap;background:#f7f7f7;padding:1em}
-</style></head><body>
-<h1>Fine-tune or retrieve? Run {{ r.run.id }}</h1>
-<p>Corpus <b>{{ r.run.corpus.name }}</b> ({{ r.run.corpus.documents }} documents, {{ r.run.corpus.qa }} Q&amp;A pairs).
-Evaluated on {{ r.run.selection }}. Judge: {{ r.run.judge or "none" }}.
-Models ran in {{ r.run.precision or "unrecorded precision" }} on {{ r.run.device or "an unrecorded device" }}.</p>
-<div class="rec"><h2>Recommendation</h2><p><b>{{ r.recommendation.summary }}</b></p>
-<ul>{% for s in r.recommendation.reasons %}<li>{{ s }}</li>{% endfor %}</ul>
-{% for c in r.recommendation.caveats %}<p class="caveat">Caveat: {{ c }}</p>{% endfor %}</div>
-{% macro table(rows) %}<table><tr>{% for h in rows[0] %}<th>{{ h }}</th>{% endfor %}</tr>
-{% for row in rows[1:] %}<tr>{% for c in row %}<td>{{ c }}</td>{% endfor %}</tr>{% endfor %}</table>{% endmacro %}
-<h2>Accuracy</h2><p>Test split, 95% bootstrap intervals, n beside every figure.</p>
-{% if p.accuracy %}<img alt="accuracy" src="data:image/png;base64,{{ p.accuracy }}">{% endif %}
-{{ table(t.accuracy) }}{% if r.run.judge %}<p>{{ judge_note }}</p>
-<ul>{% for s in judge_lines %}<li>{{ s }}</li>{% endfor %}</ul>{% endif %}<h3>Style and retrieval metrics</h3>{{ table(t.metrics) }}
-<h3>Closed-form items</h3>{{ table(t.closed) }}<h3>Paired comparisons</h3>{{ table(t.paired) }}
-<h2>Bias</h2><p>{{ r.bias.note or ("BBQ probes: %d items per approach." % r.bias.n_probes) }}</p>
-{% if p.bias %}<img alt="bias" src="data:image/png;base64,{{ p.bias }}">{% endif %}
-{% if t.bbq|length > 1 %}{{ table(t.bbq) }}{% endif %}
-<h3>Counterfactual swaps</h3><p>{{ r.bias.swaps_note or "" }}</p>{% if t.swaps|length > 1 %}{{ table(t.swaps) }}{% endif %}
-<h2>Overfitting</h2><p>Train sample: {{ r.overfitting.n_train_sample }} train questions asked verbatim.</p>{{ table(t.gap) }}
-{% if p.loss %}<img alt="loss curves" src="data:image/png;base64,{{ p.loss }}">{% endif %}
-{% if t.loss|length > 1 %}{{ table(t.loss) }}{% endif %}
-<h2>Cost</h2>{% if p.cost %}<img alt="cost" src="data:image/png;base64,{{ p.cost }}">{% endif %}
-{{ table(t.cost) }}<p>{{ r.update_note or "" }}</p>
-{% if t.injection|length > 1 %}<h2>Prompt injection</h2><p>{{ note }}</p>{{ table(t.injection) }}{% endif %}
-<h2>The rule</h2><pre>{{ r.rule }}</pre>
-</body></html>
-"""
-
-
-def render_html(r: dict) -> str:
-    from jinja2 import Environment
-
-    env = Environment(autoescape=True)
-    return env.from_string(_HTML).render(r=r, t=_tables(r), p=plots(r), note=INJECTION_NOTE,
-                                         judge_note=JUDGE_NOTE.format(judge=r["run"].get("judge")),
-                                         judge_lines=judge_notes(r))

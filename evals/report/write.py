@@ -5,7 +5,8 @@ from pathlib import Path
 
 from assistant.files import write_json, write_text
 
-from .build import build_report, render_html, render_markdown
+from .build import build_report, render_markdown
+from .html import render_html
 
 
 def write_reports(report: dict, folder: Path) -> list[Path]:
