@@ -1,8 +1,9 @@
 """report.html: one self-contained page (plots embedded), from the same tables as report.md."""
 from __future__ import annotations
 
-from .build import INJECTION_NOTE, JUDGE_NOTE, _tables, judge_notes
 from .charts import plots
+from .notes import INJECTION_NOTE, JUDGE_NOTE, judge_notes
+from .tables import table_rows
 
 
 _HTML = """<!doctype html>
@@ -46,6 +47,6 @@ def render_html(r: dict) -> str:
     from jinja2 import Environment
 
     env = Environment(autoescape=True)
-    return env.from_string(_HTML).render(r=r, t=_tables(r), p=plots(r), note=INJECTION_NOTE,
+    return env.from_string(_HTML).render(r=r, t=table_rows(r), p=plots(r), note=INJECTION_NOTE,
                                          judge_note=JUDGE_NOTE.format(judge=r["run"].get("judge")),
                                          judge_lines=judge_notes(r))

@@ -5,8 +5,9 @@ from pathlib import Path
 
 from assistant.files import write_json, write_text
 
-from .build import build_report, render_markdown
+from .build import build_report
 from .html import render_html
+from .markdown import render_markdown
 
 
 def write_reports(report: dict, folder: Path) -> list[Path]:
