@@ -9,7 +9,7 @@ without loading a model.
     notes     the prose printed beside the tables
     markdown  report.md
     charts    the plots (base64 PNG) for report.html
-    html      report.html
+    html      report.html, from the template report.html.j2
     write     writing the three files; regenerate them from an evaluation folder
 """
 from .build import KINDS, STYLE_METRICS, build_report, headline, load_records, read_json, read_jsonl
