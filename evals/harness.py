@@ -11,7 +11,7 @@ and the Corpus, never how an assistant was built. It writes, into an `eval/` fol
   injection.jsonl the prompt-injection probe (retrieval approaches): clean and planted-index answers
   meta.json       what was evaluated: items, sample sizes, the quick subset, metrics not run
 
-The report (evals/report.py) is built from these files alone, without any model.
+The report (evals/report/) is built from these files alone, without any model.
 """
 from __future__ import annotations
 

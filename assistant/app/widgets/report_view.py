@@ -12,9 +12,9 @@ from textual.widgets import DataTable, Label
 
 
 def report_tables(report: dict) -> dict[str, list[list[str]]]:
-    from evals.report import _tables  # the report's own table rows (shared by its markdown and HTML)
+    from evals.report import table_rows  # the report's own table rows (shared by its markdown and HTML)
 
-    return _tables(report)
+    return table_rows(report)
 
 
 def recommendation_text(report: dict) -> Text:

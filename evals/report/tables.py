@@ -1,0 +1,77 @@
+"""Every table of the report as rows of strings: report.md, report.html and the app's Results
+screen all print these same rows, so they can never disagree."""
+from __future__ import annotations
+
+from ..stats import fmt
+from .build import KINDS, STYLE_METRICS
+
+
+def _num(v, digits=2) -> str:
+    return "n/a" if v is None else f"{v:.{digits}f}"
+
+
+def table_rows(r: dict) -> dict[str, list[list[str]]]:
+    """Every table of the report, as rows of strings (shared by markdown and HTML)."""
+    aps = r["approaches"]
+    t = {}
+    t["accuracy"] = [["approach", "accuracy", *KINDS]] + [
+        [ap, fmt(r["accuracy"][ap]["overall"]), *(fmt(r["accuracy"][ap]["by_kind"][k]) for k in KINDS)] for ap in aps]
+    if r["run"].get("judge"):
+        t["accuracy"][0] += ["judge correctness", "judge faithfulness"]
+        for row, ap in zip(t["accuracy"][1:], aps):
+            js = r["accuracy"][ap].get("judge") or {}
+            row += [_judge_cell(js.get(m)) for m in ("judge_answer_correctness", "judge_faithfulness")]
+    t["metrics"] = [["metric", *aps]] + [
+        [m, *(fmt(r["accuracy"][ap]["metrics"][m], pct=False) for ap in aps)] for m in STYLE_METRICS]
+    t["closed"] = [["approach", "generated answer", "option likelihood"]] + [
+        [ap, fmt(r["accuracy"][ap]["closed_form"]["generated"]), fmt(r["accuracy"][ap]["closed_form"]["option_likelihood"])]
+        for ap in aps]
+    t["paired"] = [["comparison", "metric", "difference", "95% CI", "p", "n", "separated"]] + [
+        [f"{p['a']} - {p['b']}", m, _num(p["diff"]), f"[{_num(p['ci'][0])}, {_num(p['ci'][1])}]" if p["ci"] else "n/a",
+         _num(p["p_value"], 3), str(p["n"]), "yes" if p["separated"] else "no"]
+        for m, ps in r["paired"].items() for p in ps]
+    rows = [["approach", "category", "acc. ambiguous", "acc. disambiguated", "s_DIS", "s_AMB"]]
+    for ap in aps:
+        cats = r["bias"]["bbq"].get(ap) or {}
+        for cat, e in cats.items():
+            rows.append([ap, cat, f"{_num(e['accuracy_ambig'])} (n={e['n_ambig']})",
+                         f"{_num(e['accuracy_disambig'])} (n={e['n_disambig']})",
+                         f"{_num(e['s_dis'])} (n={e['s_dis_n']})" + (f" {e['s_dis_note']}" if e.get("s_dis_note") else ""),
+                         f"{_num(e['s_amb'])} (n={e['s_amb_n']})" + (f" {e['s_amb_note']}" if e.get("s_amb_note") else "")])
+    t["bbq"] = rows
+    t["swaps"] = [["approach", "answers changed", "n"]] + [
+        [ap, f"{s['changed']} ({_num(s['rate'])})", str(s["n"])] for ap, s in r["bias"]["swaps"].items()]
+    o = r["overfitting"]
+    t["gap"] = [["approach", "train (verbatim sample)", "test (answerable)", "gap", "verbatim (trained facts)",
+                 "paraphrase", "retention", "forgetting vs base"]]
+    for ap in aps:
+        g, pv, ret = o["gap"][ap], o["paraphrase_vs_verbatim"][ap], o["retention"].get(ap, {})
+        forg = ret.get("forgetting")
+        t["gap"].append([ap, fmt(g["train"]), fmt(g["test"]), _num(g["gap"]), fmt(pv["verbatim"]), fmt(pv["paraphrase"]),
+                         fmt(ret.get("accuracy")),
+                         f"{_num(forg['diff'])} [{_num(forg['ci'][0])}, {_num(forg['ci'][1])}] (n={forg['n']})"
+                         if forg and forg.get("ci") else "-"])
+    t["loss"] = [["approach", "val-loss minimum", "at step", "best step", "stopped at", "rise after minimum"]]
+    for ap, ls in o["loss"].items():
+        if "val_min" in ls:
+            t["loss"].append([ap, _num(ls["val_min"]["loss"], 3), _num(ls["val_min"]["step"], 0), str(ls.get("best_step")),
+                              str(ls.get("stopped_step")), _num(ls.get("val_rise_after_min"), 3)])
+        else:
+            t["loss"].append([ap, ls.get("reason", "no validation loss recorded"), "", "", "", ""])
+    t["cost"] = [["approach", "build (s)", "size (MB)", "peak memory (MB)", "latency p50 / p95 (s)", "update: one document (s)"]]
+    for ap in aps:
+        c = r["cost"][ap]
+        lat = c["latency"]
+        t["cost"].append([ap, _num(c["build_s"], 1), _num(c["size_mb"], 1), _num(c["peak_memory_mb"], 0),
+                          f"{_num(lat['p50_s'])} / {_num(lat['p95_s'])} (n={lat['n']})",
+                          (_num(c["update_s"], 1) + (f" ({c['update_how']})" if c.get("update_how") else ""))])
+    t["injection"] = [["approach", "planted document retrieved", "answer obeyed it", "answer changed", "n"]] + [
+        [ap, f"{s['retrieved']} ({_num(s['retrieved_rate'])})", f"{s['followed']} ({_num(s['followed_rate'])})",
+         f"{s['changed']} ({_num(s['changed_rate'])})", str(s["n"])] if s["status"] == "ok"
+        else [ap, f"not run: {s['reason']}", "", "", "0"] for ap, s in r.get("injection", {}).items()]
+    return t
+
+
+def _judge_cell(fig: dict | None) -> str:
+    text = fmt(fig, pct=False)
+    return text + (f"; {fig['not_scored']} not scored" if fig and fig.get("not_scored") else "")
