@@ -13,9 +13,10 @@ from pydantic import Field
 from ..assistants import RetrievalAssistant
 from ..corpus import UNANSWERABLE, QAPair
 from ..events import no_events
-from ..finetune import Example, FinetuneConfig, adapter_facts, adapter_folder, build_adapter, key_terms, summary_lines
+from ..finetune import Example, FinetuneConfig, adapter_facts, adapter_folder, build_adapter, summary_lines
 from ..llm import DEFAULT_PRECISION, load_llm
 from ..rag import Hit, index_facts, load_index, rag_prompt
+from ..text import key_terms
 from . import Approach, register
 
 

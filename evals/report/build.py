@@ -119,7 +119,7 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
     history = build.get("history") or {}
     over = {"gap": {ap: overfitting.train_test_gap(answers, ap) for ap in approaches},
             "paraphrase_vs_verbatim": {ap: overfitting.paraphrase_vs_verbatim(answers, ap) for ap in approaches},
-            "loss": {ap: overfitting.loss_summary(history.get(ap)) for ap in approaches if ap in ("ft", "hybrid")},
+            "loss": {ap: overfitting.loss_summary(history.get(ap)) for ap in approaches if ap in history},
             "retention": overfitting.retention(options, approaches),
             "n_train_sample": meta.get("n_train_sample", 0)}
 
@@ -131,8 +131,9 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
                 "versions": manifest.get("versions", {})},
         "approaches": approaches, "accuracy": accuracy, "paired": paired, "bias": bias, "overfitting": over,
         "cost": cost_mod.cost_table(answers, build, approaches), "update_note": build.get("update_note"),
+        # by what the records hold, not by name: the report knows no approach's insides
         "injection": {ap: injection_mod.summarise([r for r in rec["injection"] if r["approach"] == ap])
-                      for ap in approaches if ap in ("rag", "hybrid")},
+                      for ap in approaches if any(r["approach"] == ap for r in rec["injection"])},
         "metrics_not_run": not_run, "rule": RULE,
     }
     report["recommendation"] = recommend(report)
