@@ -30,11 +30,13 @@ def test_paired_test_separates_a_clear_difference():
 
 def test_paired_test_does_not_separate_noise():
     # Two approaches that are equally good (independent coin flips on the same 30 items, and
-    # continuous scores from one distribution): a 5% test separates them in at most ~5% of tries.
+    # continuous scores from one distribution): a 5% test separates them in at most 5% of 2,000
+    # tries, plus one Monte Carlo standard error (0.5%). Measured at this seed: 3.2% and 4.9%;
+    # the bootstrap interval alone, without the paired test, gives 5.3% and 5.9%.
     rng = np.random.default_rng(0)
-    binary = [paired_difference(*(rng.random((2, 30)) < 0.5).astype(float))["separated"] for _ in range(300)]
-    continuous = [paired_difference(*rng.random((2, 30)))["separated"] for _ in range(300)]
-    assert sum(binary) / 300 <= 0.08 and sum(continuous) / 300 <= 0.08, (sum(binary), sum(continuous))
+    binary = [paired_difference(*(rng.random((2, 30)) < 0.5).astype(float))["separated"] for _ in range(2000)]
+    continuous = [paired_difference(*rng.random((2, 30)))["separated"] for _ in range(2000)]
+    assert np.mean(binary) <= 0.055 and np.mean(continuous) <= 0.055, (np.mean(binary), np.mean(continuous))
     same = paired_difference([1, 0, 1], [1, 0, 1])
     assert same["diff"] == 0 and not same["separated"] and same["p_value"] == 1.0
 
