@@ -86,6 +86,7 @@ class RetrievalAssistant(ClosedBookAssistant):
     index: object = None
     top_k: int | None = None
     retrieval: str | None = None
+    context: str | None = None  # chunks | focused; None: the index's own setting
 
     def _contexts(self, hits) -> list[Context]:
         return [Context(h.chunk.doc_id, h.chunk.title, h.chunk.text, float(h.score), h.chunk.chunk_id) for h in hits]
@@ -95,9 +96,11 @@ class RetrievalAssistant(ClosedBookAssistant):
 
         if hits is None:
             hits = self.index.search(question, k=self.top_k, mode=self.retrieval)
-        prompt, kept = rag_prompt_and_sources(self.llm, question, hits, system_prompt=self.system_prompt,
-                                              context_tokens=self.index.config.context_tokens)
-        return prompt, self._contexts(hits[:kept])  # only the sources the model was shown
+        config = self.index.config
+        prompt, shown = rag_prompt_and_sources(self.llm, question, hits, system_prompt=self.system_prompt,
+                                               context_tokens=config.context_tokens,
+                                               context=self.context or config.context, focus_tokens=config.focus_tokens)
+        return prompt, self._contexts(shown)  # the sources the model was shown, numbered as in the prompt
 
     def answer(self, questions: list[str]) -> list[Answer]:
         t0 = time.perf_counter()

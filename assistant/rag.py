@@ -50,6 +50,10 @@ class RagConfig(ApproachConfig):
     index: Literal["auto", "flat", "hnsw", "ivf"] = Field(
         "auto", description="FAISS index; auto: exact search below flat_below chunks, IVF above")
     context_tokens: int = Field(1024, ge=32, description="token budget of the sources in the prompt (LLM tokens)")
+    context: Literal["chunks", "focused"] = Field(
+        "chunks", description="what the model reads: whole chunks, or the sentences and table rows of them that "
+                              "bear on the question", json_schema_extra=FORM)
+    focus_tokens: int = Field(192, ge=16, description="token budget of the focused context (LLM tokens)")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant (Cormack et al. 2009)")
     fusion_depth: int = Field(20, ge=1, description="candidates each retriever hands to the fusion")
     flat_below: int = Field(20_000, ge=1, description="index=auto: exact search below this many chunks, IVF above")
@@ -520,20 +524,25 @@ def _now() -> str:
 # -- the prompt ---------------------------------------------------------------------------------
 INSTRUCTION = ("Answer the question using only the numbered sources below. Cite the sources you use "
                "as [1], [2]. If the sources do not contain the answer, reply exactly: " + UNANSWERABLE)
+# for the focused context: terse and extractive, what a small reader follows best
+FOCUSED_INSTRUCTION = ("Answer the question in a few words, copied from the numbered sources below. If the "
+                       "sources do not contain the answer, reply exactly: " + UNANSWERABLE)
 
 
 def rag_prompt(llm, question: str, hits: list[Hit], system_prompt: str | None = None,
-               context_tokens: int = 1024) -> str:
+               context_tokens: int = 1024, context: str = "chunks", focus_tokens: int = 192) -> str:
     """The chat prompt for one question (see rag_prompt_and_sources)."""
-    return rag_prompt_and_sources(llm, question, hits, system_prompt, context_tokens)[0]
+    return rag_prompt_and_sources(llm, question, hits, system_prompt, context_tokens, context, focus_tokens)[0]
 
 
 def rag_prompt_and_sources(llm, question: str, hits: list[Hit], system_prompt: str | None = None,
-                           context_tokens: int = 1024) -> tuple[str, int]:
-    """The chat prompt for one question: the instruction, numbered sources in rank order (as many
-    as fit in `context_tokens` of the LLM's tokenizer, the last one cut to fit), then the question;
-    and how many of `hits` made it into the prompt. Source [n] is hits[n-1], so citations map back
-    to the answer's contexts."""
+                           context_tokens: int = 1024, context: str = "chunks",
+                           focus_tokens: int = 192) -> tuple[str, list[Hit]]:
+    """The chat prompt for one question: the instruction, numbered sources in rank order, then the
+    question; and the hits the model was shown, in the order numbered, so that citation [n] is
+    shown[n-1]. `chunks`: whole chunks, as many as fit in `context_tokens` of the LLM's tokenizer
+    (the last one cut to fit). `focused`: the sentences and table rows of the chunks that bear on
+    the question (focus.py), within `focus_tokens`."""
     tok = llm.tokenizer
     count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
     frame = f"{INSTRUCTION}\n\nSources:\n\n\nQuestion: {question}"
@@ -541,6 +550,16 @@ def rag_prompt_and_sources(llm, question: str, hits: list[Hit], system_prompt: s
     max_ctx = getattr(getattr(getattr(llm, "model", None), "config", None), "max_position_embeddings", None)
     if isinstance(max_ctx, int) and max_ctx > 0:  # leave room for the frame, the template and the answer
         budget = min(budget, max_ctx - count(frame) - count(system_prompt or "") - 192)
+    if context == "focused":
+        from .focus import focus
+
+        pieces = focus(question, [h.chunk.text for h in hits], count, min(budget, focus_tokens))
+        shown = [hits[i] for i in sorted(pieces)]
+        sources = [f"[{n}] {hits[i].chunk.title or hits[i].chunk.doc_id}\n" + "\n".join(pieces[i])
+                   for n, i in enumerate(sorted(pieces), 1)]
+        block = "\n\n".join(sources) if sources else "(no sources were found)"
+        user = f"{FOCUSED_INSTRUCTION}\n\nSources:\n{block}\n\nQuestion: {question}"
+        return llm.chat_prompt(user, system_prompt or None), shown
     sources, used = [], 0
     for n, hit in enumerate(hits, 1):
         header = f"[{n}] {hit.chunk.title or hit.chunk.doc_id}\n"
@@ -562,7 +581,7 @@ def rag_prompt_and_sources(llm, question: str, hits: list[Hit], system_prompt: s
         break
     block = "\n\n".join(sources) if sources else "(no sources were found)"
     user = f"{INSTRUCTION}\n\nSources:\n{block}\n\nQuestion: {question}"
-    return llm.chat_prompt(user, system_prompt or None), len(sources)
+    return llm.chat_prompt(user, system_prompt or None), hits[:len(sources)]
 
 
 # -- metrics --------------------------------------------------------------------------------------

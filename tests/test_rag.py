@@ -232,7 +232,8 @@ def test_answer_contexts_are_the_sources_the_model_was_shown(tiny_llm):
     hits = [_hit(1, 20), _hit(2, 200), _hit(3, 20)]
     count = lambda s: len(tiny_llm.tokenizer(s, add_special_tokens=False)["input_ids"])  # noqa: E731
     budget = count(f"[1] Title 1\n{hits[0].chunk.text}\n\n") + 60
-    _, kept = rag_prompt_and_sources(tiny_llm, "What is fact1?", hits, None, context_tokens=budget)
+    _, shown = rag_prompt_and_sources(tiny_llm, "What is fact1?", hits, None, context_tokens=budget)
+    kept = len(shown)
     assert kept == 2  # the first whole, the second cut, the third left out
 
     class Index:

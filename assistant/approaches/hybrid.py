@@ -133,7 +133,9 @@ def load(run, *, device="auto", precision=DEFAULT_PRECISION, max_new_tokens=64):
     adapter = adapter_folder(run, "hybrid")
     index = load_index(run, device)
     llm = load_llm(run.base_model, device=device, adapter=str(adapter), precision=precision)
-    return RetrievalAssistant("hybrid", llm, run.manifest.get("system_prompt", ""), max_new_tokens, index=index)
+    # whole chunks: the RAFT prompts it was trained on (RaftExamples uses rag_prompt's chunks)
+    return RetrievalAssistant("hybrid", llm, run.manifest.get("system_prompt", ""), max_new_tokens, index=index,
+                              context="chunks")
 
 
 def describe(summary: dict) -> list[str]:
