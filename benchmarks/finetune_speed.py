@@ -34,7 +34,7 @@ from assistant.errors import UserError  # noqa: E402
 from assistant.finetune import (FinetuneConfig, QAExamples, data_collator, encode_examples, lora_config,  # noqa: E402
                                 trainer_class, training_arguments)
 from assistant.hub import quiet_libraries  # noqa: E402
-from assistant.llm import cpu_has_bf16, load_llm, pick_device  # noqa: E402
+from assistant.llm import cpu_has_bf16, load_llm, pick_device, resolve_precision  # noqa: E402
 
 N_PAIRS = 256
 BASELINE_LENGTH = 512
@@ -156,7 +156,8 @@ def main() -> None:
     # Ours: build_adapter's own encoding, collator, sampler and TrainingArguments.
     config = FinetuneConfig(batch_size=opts.batch_size, max_steps=opts.steps, probe_questions=0, warmup_ratio=0.0)
     ours_set, _ = encode_examples(tok, examples, config.max_length)
-    ours_args = training_arguments(config, Path("/tmp/ft-speed-ours"), device, has_val=False)
+    ours_args = training_arguments(config, Path("/tmp/ft-speed-ours"), device, has_val=False,
+                                   precision=resolve_precision("auto", device))  # what build_adapter resolves
     ours_args.save_strategy = "no"
     ours = run_training("ours", opts.base_model, device, ours_set, data_collator(tok), ours_args,
                         trainer_class(config.seed))

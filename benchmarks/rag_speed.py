@@ -52,12 +52,12 @@ def main() -> None:
     texts = [c.text for c in chunks]
     print(f"{len(docs)} documents of '{corpus.name}', {len(chunks)} chunks, model {emb.source.name} "
           f"({emb.source.describe()}), device {opts.device}, batch {config.batch_size}")
-    emb.model.encode(texts[:16], batch_size=config.batch_size)  # warm-up: first-call allocations
+    emb.model.encode(texts[:16], batch_size=config.embed_batch_size)  # warm-up: first-call allocations
 
     encode_s, build_s, timings = [], [], []
     for r in range(opts.repeat):
         t0 = time.perf_counter()
-        emb.model.encode(texts, batch_size=config.batch_size, normalize_embeddings=True, convert_to_numpy=True,
+        emb.model.encode(texts, batch_size=config.embed_batch_size, normalize_embeddings=True, convert_to_numpy=True,
                          show_progress_bar=False)
         encode_s.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
