@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import secrets
 import sqlite3
 import time
@@ -39,6 +40,24 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+NAME_CHARS = 40  # the corpus name's share of a run id
+
+
+def safe_name(name: str) -> str:
+    """A corpus name as a piece of a run id: ASCII letters, digits, `-`, `_` and `.` (not leading),
+    every other run of characters one `-`, at most NAME_CHARS long. The manifest keeps the real name."""
+    text = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(name))
+    text = re.sub(r"-{2,}", "-", text).lstrip(".-")[:NAME_CHARS].rstrip(".-")
+    return text or "corpus"
+
+
+def _inside(out: Path, path: Path) -> Path:
+    """`path` if it is a run folder directly in `out` (after resolving `..` and links), else a UserError."""
+    if path.resolve().parent != Path(out).resolve():
+        raise UserError(f"run folder {path} is outside {out} (name its runs folder with --out)")
+    return path
+
+
 class Run:
     def __init__(self, path: Path, manifest: dict):
         self.path = Path(path)
@@ -64,8 +83,8 @@ class Run:
         """A new run folder for `corpus`. The models are recorded by name (None: the embedded
         default), resolved the same way when the run is loaded again."""
         out = Path(out)
-        run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{corpus.name}-{secrets.token_hex(2)}"
-        path = out / run_id
+        run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{safe_name(corpus.name)}-{secrets.token_hex(2)}"
+        path = _inside(out, out / run_id)
         path.mkdir(parents=True, exist_ok=False)
         manifest = {
             "id": run_id, "command": command, "created": _now(), "corpus": {
@@ -81,10 +100,11 @@ class Run:
 
     @classmethod
     def open(cls, out: str | Path, run: str | Path) -> "Run":
-        """Open a run by id (in `out`) or by its folder path."""
+        """Open a run by id (in `out`) or by its folder path; either must be a folder directly in `out`."""
         candidates = [Path(run), Path(out) / str(run)]
         for c in candidates:
             if (c / "manifest.json").is_file():
+                _inside(out, c)
                 try:
                     return cls(c, read_json(c / "manifest.json"))
                 except (json.JSONDecodeError, UnicodeDecodeError) as e:

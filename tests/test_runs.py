@@ -1,6 +1,7 @@
 """Run folders, atomic writes and the registry (issue 7)."""
 import multiprocessing
 import os
+import re
 import stat
 import sqlite3
 from pathlib import Path
@@ -108,3 +109,31 @@ def test_written_files_take_the_umask_like_a_plain_open(tmp_path, umask, mode):
         os.umask(old)
     for path in (run.path / "manifest.json", run.path / "report.json"):
         assert stat.S_IMODE(path.stat().st_mode) == mode, path
+
+
+def test_a_corpus_name_cannot_put_a_run_outside_out(tmp_path):
+    """Issue 18 item 4: `name = "../../../x/escape"` in corpus.toml wrote a run and a second
+    runs.sqlite outside --out. The run id is made from a sanitised name; the manifest keeps the real one."""
+    out = tmp_path / "a" / "b" / "runs"
+    run = Run.create(out, corpus=_corpus("../../../x/escape"), config={}, approaches=["rag"], command="build rag")
+    assert run.path.parent == out and re.fullmatch(r"\d{8}-\d{6}-x-escape-[0-9a-f]{4}", run.id), run.id
+    assert run.manifest["corpus"]["name"] == "../../../x/escape"
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and out not in p.parents]
+    assert outside == []
+    for name in ("/etc/passwd", "..", "", ".hidden", "a b\tc\nd", "é" * 300, "x" * 300, "../" * 50):
+        other = Run.create(out, corpus=_corpus(name), config={}, approaches=["rag"], command="build rag")
+        assert other.path.parent == out and not other.id.startswith(".") and len(other.id) <= 80, other.id
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", other.id), other.id
+        assert Run.open(out, other.id).manifest["corpus"]["name"] == name
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+
+
+def test_open_refuses_a_run_outside_out(tmp_path):
+    out = tmp_path / "runs"
+    inside = Run.create(out, corpus=_corpus(), config={}, approaches=["rag"], command="build rag")
+    elsewhere = Run.create(tmp_path / "other", corpus=_corpus(), config={}, approaches=["rag"], command="build rag")
+    assert Run.open(out, str(inside.path)).id == inside.id  # a folder under --out is fine
+    for ref in (str(elsewhere.path), f"../other/{elsewhere.id}"):
+        with pytest.raises(UserError, match="outside"):
+            Run.open(out, ref)
+    assert main(["runs", "show", f"../other/{elsewhere.id}", "--out", str(out)]) == 2
