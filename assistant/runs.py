@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import secrets
+import socket
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -56,6 +58,40 @@ def _inside(out: Path, path: Path) -> Path:
     if path.resolve().parent != Path(out).resolve():
         raise UserError(f"run folder {path} is outside {out} (name its runs folder with --out)")
     return path
+
+
+def _this_process() -> dict:
+    """Who runs a stage: pid, host and the process's start time (a reused pid is another process)."""
+    import psutil
+
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": psutil.Process().create_time()}
+
+
+def _gone(process: dict | None) -> bool:
+    """True when the process that marked a stage running has ended (only known on its own host)."""
+    import psutil
+
+    if not isinstance(process, dict) or process.get("host") != socket.gethostname():
+        return False
+    try:
+        p = psutil.Process(int(process["pid"]))
+        return p.status() == psutil.STATUS_ZOMBIE or abs(p.create_time() - float(process["started"])) > 1
+    except psutil.NoSuchProcess:
+        return True
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return False
+
+
+def settle_stages(manifest: dict) -> dict:
+    """Read a stage that says `running` whose process has ended (killed: it could not say so) as
+    `interrupted`, in memory: reading a run never writes it."""
+    if not isinstance(manifest, dict):
+        return manifest
+    for entry in (manifest.get("stages") or {}).values():
+        if isinstance(entry, dict) and entry.get("status") == "running" and _gone(entry.get("process")):
+            proc = entry["process"]
+            entry.update(status="interrupted", note=f"process {proc['pid']} on {proc['host']} ended while it ran")
+    return manifest
 
 
 class Run:
@@ -106,7 +142,7 @@ class Run:
             if (c / "manifest.json").is_file():
                 _inside(out, c)
                 try:
-                    return cls(c, read_json(c / "manifest.json"))
+                    return cls(c, settle_stages(read_json(c / "manifest.json")))
                 except (json.JSONDecodeError, UnicodeDecodeError) as e:
                     raise UserError(f"damaged manifest: {e}", path=c / "manifest.json") from None
         raise UserError(f"no run '{run}' in {out} (see `assistant runs list`)")
@@ -138,7 +174,8 @@ class Run:
     def running(self, name: str, **info: Any):
         """Mark a stage running; then done (with its wall time), interrupted or failed."""
         t0 = time.perf_counter()
-        self.set_stage(name, "running", **info)
+        self.manifest["stages"].get(name, {}).pop("note", None)
+        self.set_stage(name, "running", process=_this_process(), **info)
         try:
             yield self.manifest["stages"][name]
         except KeyboardInterrupt:
@@ -188,5 +225,9 @@ class Registry:
             d = dict(r)
             for k in ("approaches", "stages", "headline", "recommendation"):
                 d[k] = json.loads(d[k]) if d[k] else None
+            if "running" in (d["stages"] or {}).values():  # the manifest knows which process runs it
+                with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+                    stages = settle_stages(read_json(Path(d["path"]) / "manifest.json"))["stages"]
+                    d["stages"] = {k: stages.get(k, {}).get("status", v) for k, v in d["stages"].items()}
             out.append(d)
         return out

@@ -1,9 +1,13 @@
 """Run folders, atomic writes and the registry (issue 7)."""
+import json
 import multiprocessing
 import os
 import re
+import signal
 import stat
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -137,3 +141,33 @@ def test_open_refuses_a_run_outside_out(tmp_path):
         with pytest.raises(UserError, match="outside"):
             Run.open(out, ref)
     assert main(["runs", "show", f"../other/{elsewhere.id}", "--out", str(out)]) == 2
+
+
+KILLED_WHILE_RUNNING = """
+import os, signal, sys
+from assistant.runs import Run
+run = Run.open(sys.argv[1], sys.argv[2])
+with run.running("ft"):
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_stage_reads_interrupted_not_running(tmp_path, capsys):
+    """Issue 18 item 8: SIGKILL leaves no chance to mark the stage; a stage whose process is gone
+    reads `interrupted` wherever it is read (the stage, runs list, runs show)."""
+    run = Run.create(tmp_path, corpus=_corpus(), config={}, approaches=["ft", "rag"], command="build ft")
+    proc = subprocess.run([sys.executable, "-c", KILLED_WHILE_RUNNING, str(tmp_path), run.id], timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert proc.returncode == -signal.SIGKILL
+    assert files.read_json(run.path / "manifest.json")["stages"]["ft"]["status"] == "running"  # as the kill left it
+    with Run.open(tmp_path, run.id).running("rag"):  # this process is alive: its stage is running
+        assert Run.open(tmp_path, run.id).stage("ft")["status"] == "interrupted"
+        assert Run.open(tmp_path, run.id).stage("rag")["status"] == "running"
+        assert main(["runs", "list", "--json", "--out", str(tmp_path)]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["stages"] == {"ft": "interrupted", "rag": "running"}
+        assert main(["runs", "list", "--out", str(tmp_path)]) == 0
+        assert "ft:interrupted" in capsys.readouterr().out
+        assert main(["runs", "show", run.id, "--out", str(tmp_path)]) == 0
+        shown = capsys.readouterr().out
+        assert re.search(r"ft\s+interrupted .*process \d+ .*ended", shown), shown
