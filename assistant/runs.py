@@ -170,6 +170,10 @@ class Run:
         entry.update(info, status=status, updated=_now())
         self.save()
 
+    def describe_stage(self, name: str, **info: Any) -> None:
+        """Add to a stage's record, its status unchanged (written with the next save)."""
+        self.manifest["stages"].setdefault(name, {"status": "pending"}).update(info)
+
     @contextlib.contextmanager
     def running(self, name: str, **info: Any):
         """Mark a stage running; then done (with its wall time), interrupted or failed."""
