@@ -175,21 +175,28 @@ class Run:
         self.manifest["stages"].setdefault(name, {"status": "pending"}).update(info)
 
     @contextlib.contextmanager
-    def running(self, name: str, **info: Any):
-        """Mark a stage running; then done (with its wall time), interrupted or failed."""
+    def running(self, name: str, earlier_s: float = 0.0, **info: Any):
+        """Mark a stage running; then done (with its wall time), interrupted or failed. `earlier_s`:
+        what the earlier segments of a resumed build took, counted in its wall time."""
         t0 = time.perf_counter()
-        self.manifest["stages"].get(name, {}).pop("note", None)
-        self.set_stage(name, "running", process=_this_process(), **info)
+        entry = self.manifest["stages"].get(name, {})
+        for stale in ("note", "earlier_s"):
+            entry.pop(stale, None)
+        self.set_stage(name, "running", process=_this_process(), **({"earlier_s": earlier_s} if earlier_s else {}),
+                       **info)
+
+        def wall() -> float:
+            return round(time.perf_counter() - t0 + earlier_s, 2)
+
         try:
             yield self.manifest["stages"][name]
         except KeyboardInterrupt:
-            self.set_stage(name, "interrupted", wall_s=round(time.perf_counter() - t0, 2))
+            self.set_stage(name, "interrupted", wall_s=wall())
             raise
         except BaseException as e:
-            self.set_stage(name, "failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
-                           wall_s=round(time.perf_counter() - t0, 2))
+            self.set_stage(name, "failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__, wall_s=wall())
             raise
-        self.set_stage(name, "done", wall_s=round(time.perf_counter() - t0, 2))
+        self.set_stage(name, "done", wall_s=wall())
 
 
 class Registry:

@@ -385,7 +385,7 @@ def write_corpus_folder(root, facts=FACTS):
 def test_resume_continues_the_build_as_it_was_configured(tmp_path, tiny_llm_path, monkeypatch, capsys):
     """Issue 18 item 1: `build ft --run RUN --resume` for a build started with --quick (and other
     flags) takes the interrupted build's own settings; a setting named again that differs is an
-    error naming it."""
+    error naming it; the stage's wall time counts every segment, not only the last."""
     from assistant import pipeline
     from assistant.cli import main
 
@@ -423,10 +423,15 @@ def test_resume_continues_the_build_as_it_was_configured(tmp_path, tiny_llm_path
     assert "precision" in capsys.readouterr().err
 
     # the README's command, no flag repeated: the build continues with its own settings
+    t0 = time.perf_counter()
     assert main(again) == 0, capsys.readouterr().err
+    resumed_s = time.perf_counter() - t0
     summary = json.loads(capsys.readouterr().out)
     assert summary["resumed_from"] == "checkpoint-4" and summary["steps"] == 8
     manifest = read_json(out / run_id / "ft" / "manifest.json")
     assert manifest["config"]["rank"] == 4 and manifest["config"]["learning_rate"] == 1e-3  # --quick's
     stage = Run.open(out, run_id).stage("ft")
     assert stage["status"] == "done" and stage["settings"]["max_steps"] == 8 and stage["quick"] is True
+    # the pause before the checkpoint is build time too: counted although another process spent it
+    assert stage["wall_s"] >= resumed_s + pause - 1.0, (stage, resumed_s)
+    assert stage["earlier_s"] >= pause
