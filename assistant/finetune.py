@@ -200,8 +200,13 @@ class TrainingInterrupted(Cancelled):
     """Training stopped on request (the cancel token) after saving a resumable checkpoint."""
 
 
-def _trainer_callbacks(events: Events, cancel: threading.Event | None, history_path: Path | None, approach: str):
-    """TrainerCallbacks: cancel on request, history.json after each log, an Event after each log."""
+BUILD_TIME = "build_time.json"  # in each checkpoint: the build's seconds so far, all segments
+
+
+def _trainer_callbacks(events: Events, cancel: threading.Event | None, history_path: Path | None, approach: str,
+                       spent=None):
+    """TrainerCallbacks: cancel on request, history.json after each log, an Event after each log,
+    and the build's time so far (`spent()`) into each checkpoint, for the wall time of a resumed build."""
     from transformers import TrainerCallback
 
     class Glue(TrainerCallback):
@@ -223,6 +228,11 @@ def _trainer_callbacks(events: Events, cancel: threading.Event | None, history_p
 
         def on_step_end(self, args, state, control, **kw):
             return self.check_cancel(control)
+
+        def on_save(self, args, state, control, **kw):
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if spent is not None and state.is_world_process_zero and ckpt.is_dir():
+                write_json(ckpt / BUILD_TIME, {"spent_s": round(spent(), 2)})
 
         def eta(self, state) -> float | None:
             done = state.global_step - self.step0
@@ -409,6 +419,15 @@ def _last_complete_checkpoint(ckpt_dir: Path) -> str | None:
     return None
 
 
+def _spent_before(checkpoint: str | None) -> float:
+    """What the build had spent when it saved `checkpoint` (0 if it was not recorded). Time after
+    that checkpoint is work the resume does again, and counts once, in the resumed segment."""
+    try:
+        return float(read_json(Path(checkpoint) / BUILD_TIME)["spent_s"]) if checkpoint else 0.0
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0.0
+
+
 def _resume_point(ckpt_dir: Path, identity: dict) -> str:
     """The checkpoint to resume from, or a UserError saying why we cannot."""
 
@@ -487,14 +506,15 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
     precision = resolve_precision(precision, device)
     identity = _identity(approach, config, corpus, base_name, builder, precision)
     resume_from = _resume_point(ckpt_dir, identity) if resume else None
+    earlier_s = _spent_before(resume_from)
 
     # Under `accelerate launch` / `torchrun` every process runs this; only the main one writes
     # the run's files (the Trainer itself saves checkpoints from the main process only).
     main = int(os.environ.get("RANK", "0")) == 0
     if approach not in run.manifest.setdefault("approaches", []):
         run.manifest["approaches"].append(approach)
-    stage_context = run.running(approach, resumed_from=Path(resume_from).name if resume_from else None) if main \
-        else contextlib.nullcontext({})
+    stage_context = run.running(approach, earlier_s=earlier_s, resumed_from=Path(resume_from).name if resume_from
+                                else None) if main else contextlib.nullcontext({})
     with stage_context as stage, PeakMemory() as memory:
         t_start = time.perf_counter()
         if not resume_from and main:
@@ -540,7 +560,8 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         model = get_peft_model(llm.model, lora_config(config))
         model.train()
         args = training_arguments(config, ckpt_dir, device, has_val=bool(val_set), precision=precision)
-        glue = _trainer_callbacks(events, cancel, history_path, approach)
+        glue = _trainer_callbacks(events, cancel, history_path, approach,
+                                  spent=lambda: earlier_s + time.perf_counter() - t_start)
         trainer_callbacks = [glue]
         if val_set:
             trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
@@ -575,7 +596,8 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
                 "last_loss": train_losses[-1] if train_losses else None,
                 "train_examples": len(train_set), "val_examples": len(val_set),
                 "skipped_too_long": skipped + val_skipped, **({"raft": example_stats} if example_stats else {}), "probe": {k: v for k, v in probe.items() if k != "known_ids"},
-                "train_s": round(train_s, 2), "wall_s": round(time.perf_counter() - t_start, 2),
+                "train_s": round(train_s, 2), "wall_s": round(earlier_s + time.perf_counter() - t_start, 2),
+                "earlier_s": earlier_s,
                 "tokens": int(tokens), "tokens_per_s": round(tokens / train_s, 1) if train_s > 0 else None,
                 "resumed_from": Path(resume_from).name if resume_from else None,
                 "device": device, "precision": precision, **memory.figures(),

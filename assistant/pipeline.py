@@ -82,24 +82,49 @@ def load_probes(path: str | None) -> list[dict] | None:
     return read(path)
 
 
-def build(run, corpus, approaches, values: dict | None = None, quick: bool = False, device: str = "auto",
-          precision: str = DEFAULT_PRECISION, events: Events = no_events, cancel: threading.Event | None = None,
-          resume: bool = False, again: bool = False) -> dict:
+def build(run, corpus, approaches, values: dict | None = None, quick: bool | None = False, device: str = "auto",
+          precision: str | None = DEFAULT_PRECISION, events: Events = no_events,
+          cancel: threading.Event | None = None, resume: bool = False, again: bool = False) -> dict:
     """Build what `approaches` need, requirements first. A stage already done is kept, unless
-    `again` asks to rebuild the named approaches; `resume` continues them from their checkpoint.
-    Returns each build's own summary."""
+    `again` asks to rebuild the named approaches; `resume` continues them from their checkpoint,
+    with the settings, profile and precision they were started with (`quick` or `precision`
+    None: as recorded; a value named in `values` that differs fails the checkpoint's check).
+    Each stage records what it is built with. Returns each build's own summary."""
     results = {}
-    for name, config in configs(list(approaches), values, quick).items():
+    for name, config in configs(list(approaches), values, bool(quick)).items():
         approach = registry.get(name)
         named = name in approaches and (again or resume)
         if not approach.builds or (run.stage(name).get("status") == "done" and not named):
             continue
         check(cancel)
-        events(Event(name, 0, 0, f"building {name} ({'quick' if quick else 'full'} profile)", "start"))
-        results[name] = approach.build(run, corpus, config, device=device, precision=precision, events=events,
-                                       cancel=cancel, resume=resume and name in approaches)
+        resuming = resume and name in approaches
+        stage_quick, stage_precision = bool(quick), precision or DEFAULT_PRECISION
+        if resuming:
+            config, stage_quick, stage_precision = _resumed_settings(run, name, values, quick, precision)
+        run.describe_stage(name, settings=config.model_dump(), quick=stage_quick, precision=stage_precision)
+        events(Event(name, 0, 0, f"building {name} ({'quick' if stage_quick else 'full'} profile)", "start"))
+        results[name] = approach.build(run, corpus, config, device=device, precision=stage_precision, events=events,
+                                       cancel=cancel, resume=resuming)
         gc.collect()
     return results
+
+
+def _resumed_settings(run, name: str, values: dict | None, quick: bool | None, precision: str | None):
+    """(config, quick, precision) an interrupted build of `name` was started with (its stage's
+    record; a run from before stages recorded them: the run's config), with the values named
+    now on top."""
+    stage = run.stage(name)
+    if "settings" in stage:
+        recorded, was_quick, was_precision = stage["settings"], bool(stage.get("quick")), stage.get("precision")
+    else:
+        recorded = run.manifest.get("config") or {}
+        was_quick, was_precision = bool(recorded.get("quick")), recorded.get("precision")
+    if quick is not None and bool(quick) != was_quick:
+        raise UserError(f"cannot resume: the {name} build was started {'with' if was_quick else 'without'} --quick",
+                        field="quick")
+    given = {k: v for k, v in (values or {}).items() if v is not None}
+    config = registry.make_config(name, {**recorded, **given}, was_quick)
+    return config, was_quick, precision or was_precision or DEFAULT_PRECISION
 
 
 def evaluate_run(run, corpus, approaches, quick: bool = False, probes: list[dict] | None = None,

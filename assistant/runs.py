@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
+import re
 import secrets
+import socket
 import sqlite3
 import time
 from datetime import datetime, timezone
@@ -39,6 +42,58 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+NAME_CHARS = 40  # the corpus name's share of a run id
+
+
+def safe_name(name: str) -> str:
+    """A corpus name as a piece of a run id: ASCII letters, digits, `-`, `_` and `.` (not leading),
+    every other run of characters one `-`, at most NAME_CHARS long. The manifest keeps the real name."""
+    text = re.sub(r"[^A-Za-z0-9_.-]+", "-", str(name))
+    text = re.sub(r"-{2,}", "-", text).lstrip(".-")[:NAME_CHARS].rstrip(".-")
+    return text or "corpus"
+
+
+def _inside(out: Path, path: Path) -> Path:
+    """`path` if it is a run folder directly in `out` (after resolving `..` and links), else a UserError."""
+    if path.resolve().parent != Path(out).resolve():
+        raise UserError(f"run folder {path} is outside {out} (name its runs folder with --out)")
+    return path
+
+
+def _this_process() -> dict:
+    """Who runs a stage: pid, host and the process's start time (a reused pid is another process)."""
+    import psutil
+
+    return {"pid": os.getpid(), "host": socket.gethostname(), "started": psutil.Process().create_time()}
+
+
+def _gone(process: dict | None) -> bool:
+    """True when the process that marked a stage running has ended (only known on its own host)."""
+    import psutil
+
+    if not isinstance(process, dict) or process.get("host") != socket.gethostname():
+        return False
+    try:
+        p = psutil.Process(int(process["pid"]))
+        return p.status() == psutil.STATUS_ZOMBIE or abs(p.create_time() - float(process["started"])) > 1
+    except psutil.NoSuchProcess:
+        return True
+    except (psutil.Error, KeyError, TypeError, ValueError):
+        return False
+
+
+def settle_stages(manifest: dict) -> dict:
+    """Read a stage that says `running` whose process has ended (killed: it could not say so) as
+    `interrupted`, in memory: reading a run never writes it."""
+    if not isinstance(manifest, dict):
+        return manifest
+    for entry in (manifest.get("stages") or {}).values():
+        if isinstance(entry, dict) and entry.get("status") == "running" and _gone(entry.get("process")):
+            proc = entry["process"]
+            entry.update(status="interrupted", note=f"process {proc['pid']} on {proc['host']} ended while it ran")
+    return manifest
+
+
 class Run:
     def __init__(self, path: Path, manifest: dict):
         self.path = Path(path)
@@ -64,8 +119,8 @@ class Run:
         """A new run folder for `corpus`. The models are recorded by name (None: the embedded
         default), resolved the same way when the run is loaded again."""
         out = Path(out)
-        run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{corpus.name}-{secrets.token_hex(2)}"
-        path = out / run_id
+        run_id = f"{datetime.now():%Y%m%d-%H%M%S}-{safe_name(corpus.name)}-{secrets.token_hex(2)}"
+        path = _inside(out, out / run_id)
         path.mkdir(parents=True, exist_ok=False)
         manifest = {
             "id": run_id, "command": command, "created": _now(), "corpus": {
@@ -81,12 +136,13 @@ class Run:
 
     @classmethod
     def open(cls, out: str | Path, run: str | Path) -> "Run":
-        """Open a run by id (in `out`) or by its folder path."""
+        """Open a run by id (in `out`) or by its folder path; either must be a folder directly in `out`."""
         candidates = [Path(run), Path(out) / str(run)]
         for c in candidates:
             if (c / "manifest.json").is_file():
+                _inside(out, c)
                 try:
-                    return cls(c, read_json(c / "manifest.json"))
+                    return cls(c, settle_stages(read_json(c / "manifest.json")))
                 except (json.JSONDecodeError, UnicodeDecodeError) as e:
                     raise UserError(f"damaged manifest: {e}", path=c / "manifest.json") from None
         raise UserError(f"no run '{run}' in {out} (see `assistant runs list`)")
@@ -114,21 +170,33 @@ class Run:
         entry.update(info, status=status, updated=_now())
         self.save()
 
+    def describe_stage(self, name: str, **info: Any) -> None:
+        """Add to a stage's record, its status unchanged (written with the next save)."""
+        self.manifest["stages"].setdefault(name, {"status": "pending"}).update(info)
+
     @contextlib.contextmanager
-    def running(self, name: str, **info: Any):
-        """Mark a stage running; then done (with its wall time), interrupted or failed."""
+    def running(self, name: str, earlier_s: float = 0.0, **info: Any):
+        """Mark a stage running; then done (with its wall time), interrupted or failed. `earlier_s`:
+        what the earlier segments of a resumed build took, counted in its wall time."""
         t0 = time.perf_counter()
-        self.set_stage(name, "running", **info)
+        entry = self.manifest["stages"].get(name, {})
+        for stale in ("note", "earlier_s"):
+            entry.pop(stale, None)
+        self.set_stage(name, "running", process=_this_process(), **({"earlier_s": earlier_s} if earlier_s else {}),
+                       **info)
+
+        def wall() -> float:
+            return round(time.perf_counter() - t0 + earlier_s, 2)
+
         try:
             yield self.manifest["stages"][name]
         except KeyboardInterrupt:
-            self.set_stage(name, "interrupted", wall_s=round(time.perf_counter() - t0, 2))
+            self.set_stage(name, "interrupted", wall_s=wall())
             raise
         except BaseException as e:
-            self.set_stage(name, "failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__,
-                           wall_s=round(time.perf_counter() - t0, 2))
+            self.set_stage(name, "failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__, wall_s=wall())
             raise
-        self.set_stage(name, "done", wall_s=round(time.perf_counter() - t0, 2))
+        self.set_stage(name, "done", wall_s=wall())
 
 
 class Registry:
@@ -168,5 +236,9 @@ class Registry:
             d = dict(r)
             for k in ("approaches", "stages", "headline", "recommendation"):
                 d[k] = json.loads(d[k]) if d[k] else None
+            if "running" in (d["stages"] or {}).values():  # the manifest knows which process runs it
+                with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+                    stages = settle_stages(read_json(Path(d["path"]) / "manifest.json"))["stages"]
+                    d["stages"] = {k: stages.get(k, {}).get("status", v) for k, v in d["stages"].items()}
             out.append(d)
         return out

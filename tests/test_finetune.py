@@ -1,6 +1,8 @@
 """The LoRA builder, on the tiny random model: label masking, early stopping, resume, save/load,
 merge, history, errors. Each build is a few steps of a ~100k-parameter model (about a second)."""
+import json
 import threading
+import time
 
 import pytest
 import torch
@@ -363,3 +365,73 @@ def test_real_model_learns_a_batch_and_the_ft_assistant_answers(tmp_path):
     ft = load_assistant(run, "ft", device="cpu", max_new_tokens=8, precision="fp32")
     (answer,) = ft.answer([corpus.split("train")[0].question])
     assert answer.text.strip() and answer.contexts == []
+
+
+def write_corpus_folder(root, facts=FACTS):
+    """A corpus folder the CLI loads: one document, the facts as train pairs, three as val and test."""
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "facts.md").write_text("# Facts\n\n" + "\n\n".join(a for _, a in facts) + "\n")
+    (root / "corpus.toml").write_text('name = "tiny"\ntitle = "Tiny"\nsystem_prompt = "You answer about Avalon."\n')
+    rows = [{"id": f"t{i}", "question": q, "answer": a, "doc_ids": ["facts"], "split": "train"}
+            for i, (q, a) in enumerate(facts)]
+    rows += [{"id": f"v{i}", "question": q, "answer": a, "doc_ids": ["facts"], "split": "val"}
+             for i, (q, a) in enumerate(facts[:3])]
+    rows += [{"id": f"x{i}", "question": q, "answer": a, "doc_ids": ["facts"], "split": "test", "kind": "unseen"}
+             for i, (q, a) in enumerate(facts[:3])]
+    (root / "qa.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
+def test_resume_continues_the_build_as_it_was_configured(tmp_path, tiny_llm_path, monkeypatch, capsys):
+    """Issue 18 item 1: `build ft --run RUN --resume` for a build started with --quick (and other
+    flags) takes the interrupted build's own settings; a setting named again that differs is an
+    error naming it; the stage's wall time counts every segment, not only the last."""
+    from assistant import pipeline
+    from assistant.cli import main
+
+    corpus, out = write_corpus_folder(tmp_path / "corpus"), tmp_path / "runs"
+    real_build, pause = pipeline.build, 3.0
+
+    class SlowCancelAt(CancelAt):
+        def __call__(self, e):  # at the step: spend a while (before the checkpoint is saved), then cancel
+            if e.step >= self.step and not self.event.is_set():
+                time.sleep(pause)
+                self.event.set()
+
+    cancel = SlowCancelAt(4)
+
+    def build_with_cancel(*args, events, **kw):
+        return real_build(*args, **{**kw, "events": lambda e: (events(e), cancel(e)), "cancel": cancel.event})
+
+    monkeypatch.setattr(pipeline, "build", build_with_cancel)
+    first = ["build", "ft", "--corpus", str(corpus), "--base-model", str(tiny_llm_path), "--out", str(out),
+             "--device", "cpu", "--precision", "fp32", "--quick", "--rank", "4", "--alpha", "8", "--max-steps", "8",
+             "--batch-size", "3", "--max-length", "64", "--eval-steps", "2", "--patience", "10",
+             "--probe-questions", "0", "--warmup-ratio", "0", "--lr-scheduler", "linear"]
+    assert main(first) == 130
+    monkeypatch.setattr(pipeline, "build", real_build)
+    (run_id,) = [p.name for p in out.iterdir() if p.is_dir()]
+    assert Run.open(out, run_id).stage("ft")["status"] == "interrupted"
+    assert (out / run_id / "ft" / "checkpoints" / "checkpoint-4").is_dir()
+    capsys.readouterr()
+
+    # a setting named again with another value is an error naming it; nothing is lost
+    again = ["build", "ft", "--run", run_id, "--resume", "--out", str(out), "--device", "cpu", "--json"]
+    assert main([*again, "--learning-rate", "0.0002"]) == 2
+    assert "learning_rate" in capsys.readouterr().err
+    assert main([*again, "--precision", "bf16"]) == 2
+    assert "precision" in capsys.readouterr().err
+
+    # the README's command, no flag repeated: the build continues with its own settings
+    t0 = time.perf_counter()
+    assert main(again) == 0, capsys.readouterr().err
+    resumed_s = time.perf_counter() - t0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["resumed_from"] == "checkpoint-4" and summary["steps"] == 8
+    manifest = read_json(out / run_id / "ft" / "manifest.json")
+    assert manifest["config"]["rank"] == 4 and manifest["config"]["learning_rate"] == 1e-3  # --quick's
+    stage = Run.open(out, run_id).stage("ft")
+    assert stage["status"] == "done" and stage["settings"]["max_steps"] == 8 and stage["quick"] is True
+    # the pause before the checkpoint is build time too: counted although another process spent it
+    assert stage["wall_s"] >= resumed_s + pause - 1.0, (stage, resumed_s)
+    assert stage["earlier_s"] >= pause

@@ -1,8 +1,13 @@
 """Run folders, atomic writes and the registry (issue 7)."""
+import json
 import multiprocessing
 import os
+import re
+import signal
 import stat
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +113,61 @@ def test_written_files_take_the_umask_like_a_plain_open(tmp_path, umask, mode):
         os.umask(old)
     for path in (run.path / "manifest.json", run.path / "report.json"):
         assert stat.S_IMODE(path.stat().st_mode) == mode, path
+
+
+def test_a_corpus_name_cannot_put_a_run_outside_out(tmp_path):
+    """Issue 18 item 4: `name = "../../../x/escape"` in corpus.toml wrote a run and a second
+    runs.sqlite outside --out. The run id is made from a sanitised name; the manifest keeps the real one."""
+    out = tmp_path / "a" / "b" / "runs"
+    run = Run.create(out, corpus=_corpus("../../../x/escape"), config={}, approaches=["rag"], command="build rag")
+    assert run.path.parent == out and re.fullmatch(r"\d{8}-\d{6}-x-escape-[0-9a-f]{4}", run.id), run.id
+    assert run.manifest["corpus"]["name"] == "../../../x/escape"
+    outside = [p for p in tmp_path.rglob("*") if p.is_file() and out not in p.parents]
+    assert outside == []
+    for name in ("/etc/passwd", "..", "", ".hidden", "a b\tc\nd", "é" * 300, "x" * 300, "../" * 50):
+        other = Run.create(out, corpus=_corpus(name), config={}, approaches=["rag"], command="build rag")
+        assert other.path.parent == out and not other.id.startswith(".") and len(other.id) <= 80, other.id
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", other.id), other.id
+        assert Run.open(out, other.id).manifest["corpus"]["name"] == name
+    assert [p.name for p in tmp_path.iterdir()] == ["a"]
+
+
+def test_open_refuses_a_run_outside_out(tmp_path):
+    out = tmp_path / "runs"
+    inside = Run.create(out, corpus=_corpus(), config={}, approaches=["rag"], command="build rag")
+    elsewhere = Run.create(tmp_path / "other", corpus=_corpus(), config={}, approaches=["rag"], command="build rag")
+    assert Run.open(out, str(inside.path)).id == inside.id  # a folder under --out is fine
+    for ref in (str(elsewhere.path), f"../other/{elsewhere.id}"):
+        with pytest.raises(UserError, match="outside"):
+            Run.open(out, ref)
+    assert main(["runs", "show", f"../other/{elsewhere.id}", "--out", str(out)]) == 2
+
+
+KILLED_WHILE_RUNNING = """
+import os, signal, sys
+from assistant.runs import Run
+run = Run.open(sys.argv[1], sys.argv[2])
+with run.running("ft"):
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_killed_stage_reads_interrupted_not_running(tmp_path, capsys):
+    """Issue 18 item 8: SIGKILL leaves no chance to mark the stage; a stage whose process is gone
+    reads `interrupted` wherever it is read (the stage, runs list, runs show)."""
+    run = Run.create(tmp_path, corpus=_corpus(), config={}, approaches=["ft", "rag"], command="build ft")
+    proc = subprocess.run([sys.executable, "-c", KILLED_WHILE_RUNNING, str(tmp_path), run.id], timeout=300,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert proc.returncode == -signal.SIGKILL
+    assert files.read_json(run.path / "manifest.json")["stages"]["ft"]["status"] == "running"  # as the kill left it
+    with Run.open(tmp_path, run.id).running("rag"):  # this process is alive: its stage is running
+        assert Run.open(tmp_path, run.id).stage("ft")["status"] == "interrupted"
+        assert Run.open(tmp_path, run.id).stage("rag")["status"] == "running"
+        assert main(["runs", "list", "--json", "--out", str(tmp_path)]) == 0
+        (row,) = json.loads(capsys.readouterr().out)
+        assert row["stages"] == {"ft": "interrupted", "rag": "running"}
+        assert main(["runs", "list", "--out", str(tmp_path)]) == 0
+        assert "ft:interrupted" in capsys.readouterr().out
+        assert main(["runs", "show", run.id, "--out", str(tmp_path)]) == 0
+        shown = capsys.readouterr().out
+        assert re.search(r"ft\s+interrupted .*process \d+ .*ended", shown), shown

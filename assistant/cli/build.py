@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from ..errors import UserError
-from .options import ConsoleEvents, print_result
+from .options import ConsoleEvents, named, print_result, values_of
 
 
 def cmd_build(args) -> int:
@@ -24,8 +24,10 @@ def cmd_build(args) -> int:
     run, corpus = _shared_run_for_build(args, name)
     corpus = corpus or _corpus_of_run(args, run)
     quiet = args.json or int(os.environ.get("RANK", "0")) > 0
+    # a resume continues the build as it was configured: only the settings named here must agree
+    precision = args.precision if named(args, "precision") or not args.resume else None
     results = pipeline.build(run, corpus, [name], values, quick=args.quick, device=args.device,
-                             precision=args.precision, events=ConsoleEvents(quiet), resume=args.resume, again=True)
+                             precision=precision, events=ConsoleEvents(quiet), resume=args.resume, again=True)
     summary = results.get(name)
     if summary:  # only the main process of a multi-process launch reports
         describe = approaches.get(name).describe
@@ -42,7 +44,7 @@ def _run_for_build(args, approach: str):
     if getattr(args, "run", None):
         return Run.open(args.out, args.run), None
     corpus = resolve_corpus(args.domain, args.corpus)
-    run = Run.create(args.out, corpus=corpus, config={k: v for k, v in vars(args).items() if k != "handler"},
+    run = Run.create(args.out, corpus=corpus, config=values_of(args),
                      approaches=[approach], command=f"build {approach}", base_model=args.base_model,
                      embedding_model=args.embedding_model)
     return run, corpus

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import UserError
-from .options import ConsoleEvents, print_result
+from .options import ConsoleEvents, print_result, values_of
 
 
 def recommendation_text(run, report: dict) -> str:
@@ -27,7 +27,7 @@ def cmd_compare(args) -> int:
 
     approaches = parse_approaches(args.approaches)
     corpus = resolve_corpus(args.domain, args.corpus)
-    values = {k: v for k, v in vars(args).items() if k != "handler"}
+    values = values_of(args)
     run = compare(corpus, args.out, approaches, values, quick=args.quick, probes=args.probes, device=args.device,
                   precision=args.precision, base_model=args.base_model, embedding_model=args.embedding_model,
                   judge=args.judge, events=ConsoleEvents(args.json), config=values)

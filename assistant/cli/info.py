@@ -64,7 +64,7 @@ def cmd_runs_show(args) -> int:
         print(f"{role + ' model':<10} {info.get('name') or 'default'}  {info.get('path', '')}")
     for name, st in m.get("stages", {}).items():
         extra = f"  {st['wall_s']} s" if "wall_s" in st else ""
-        err = f"  ({st['error']})" if st.get("error") else ""
+        err = f"  ({st.get('error') or st['note']})" if st.get("error") or st.get("note") else ""
         print(f"stage      {name:<8} {st['status']}{extra}{err}")
     rec = m.get("recommendation")
     if rec:

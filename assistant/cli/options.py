@@ -93,9 +93,20 @@ def load_config(args) -> None:
                 raise UserError(f"unknown key '{key}' for this command", path=p)
             if getattr(args, dest) is None:
                 setattr(args, dest, _config_value(_ACTIONS.get(dest), value, key, p))
-    for dest, value in _DEFAULTS.items():
-        if hasattr(args, dest) and getattr(args, dest) is None:
-            setattr(args, dest, value)
+    defaulted = [dest for dest in _DEFAULTS if hasattr(args, dest) and getattr(args, dest) is None]
+    for dest in defaulted:
+        setattr(args, dest, _DEFAULTS[dest])
+    args._defaulted = defaulted
+
+
+def named(args, dest: str) -> bool:
+    """Whether the user chose this value (a flag or --config), rather than its default."""
+    return dest not in getattr(args, "_defaulted", ())
+
+
+def values_of(args) -> dict:
+    """The command's values as a run records them (no handler, no bookkeeping)."""
+    return {k: v for k, v in vars(args).items() if k not in ("handler", "_defaulted")}
 
 
 def print_result(args, human: str, data) -> None:
