@@ -134,13 +134,24 @@ async def test_home_shows_domains_check_and_missing_parts(tmp_path):
 
 
 @run_async
-async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedder_path):
+async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedder_path, monkeypatch):
     """Choose a corpus, build ft and rag (quick), see progress and the loss curve, then chat:
     the rag answer streams in with its sources; compare shows every approach side by side."""
-    from textual.widgets import DataTable, Input, Select
+    from textual.widgets import DataTable, Input, ProgressBar, Select
 
+    from assistant.app.screens.build import BuildScreen
     from assistant.runs import Registry
 
+    bar = []  # the evaluation bar as it moved: (progress, total)
+    real_eval = BuildScreen._eval
+
+    def spy(screen, state, done=None, total=None):
+        real_eval(screen, state, done, total)
+        if total is not None:
+            progress = screen.query_one("#eval-bar", ProgressBar)
+            bar.append((progress.progress, progress.total))
+
+    monkeypatch.setattr(BuildScreen, "_eval", spy)
     corpus = write_tiny_corpus(tmp_path / "corpus")
     app = AssistantApp(out=str(tmp_path / "runs"), precision="fp32", device="cpu")
     async with app.run_test(size=(100, 32)) as pilot:
@@ -153,6 +164,9 @@ async def test_build_then_chat_with_sources(tmp_path, tiny_llm_path, tiny_embedd
         assert type(build).__name__ == "BuildScreen"
         await settle(pilot)  # builds and evaluation; then the Results screen replaces the Build screen
         assert build.finished
+        # the evaluation bar moved one step per approach evaluated (base, rag, ft), from the harness's events
+        steps = [done for done, total in bar if total == 3]
+        assert steps == sorted(steps) and {0, 1, 2} <= set(steps) and bar[-1] == (1, 1), bar
         rag, ft = build.panels["rag"], build.panels["ft"]
         assert (rag.outcome, ft.outcome) == ("done", "done"), build.current_run.manifest["stages"]
         plot = ft.loss_plot
