@@ -87,7 +87,7 @@ def recommend(report: dict) -> dict:
             txt = "no paired comparison" if not p else (f"difference {_pct(p['diff'])}, paired 95% CI {_pct(p['ci'][0])} "
                                                           f"to {_pct(p['ci'][1])}, n={p['n']}")
             reasons.append(f"The evidence does not separate {leader} from {ap} ({_pct(f['value'])}; {txt}).")
-    separated = len(left) == 1
+    separated = len(left) == 1 and len(aps) > 1
     tied = list(left)
 
     # 2. unseen facts
@@ -161,7 +161,9 @@ def recommend(report: dict) -> dict:
     nr = report.get("metrics_not_run") or {}
     if nr:
         caveats.append("Metrics not run: " + "; ".join(f"{k} ({v.get('reason')})" for k, v in nr.items()) + ".")
-    if separated:
+    if len(aps) == 1:
+        verdict = f"Only {winner} was evaluated: there is nothing to compare it with (evaluate base beside it)."
+    elif separated:
         verdict = f"Recommended: {winner}. It is measurably the most accurate of {', '.join(aps)}."
     else:
         verdict = (f"Recommended: {winner}. The evidence does not separate {', '.join(tied)} on accuracy; "

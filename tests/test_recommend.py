@@ -81,3 +81,9 @@ def test_rule_is_documented_and_quick_caveat():
     r = recommend(crafted({"ft": [1] * 200, "rag": [1] * 200}, quick=True, judge="j"))
     assert any("Quick profile" in c for c in r["caveats"])
     assert not any("No LLM judge" in c for c in r["caveats"]) and not any("Small test" in c for c in r["caveats"])
+
+
+def test_one_approach_alone_is_not_called_the_most_accurate():
+    r = recommend(crafted({"rag": [1, 0, 1, 1]}))
+    assert r["winner"] == "rag" and not r["separated"]
+    assert r["summary"].startswith("Only rag was evaluated") and "measurably" not in r["summary"]
