@@ -41,8 +41,9 @@ def build_cmd(corpus, model, out, *extra):
 # The build under test, paused right after it saves its first checkpoint, so that the signal
 # always lands mid-build, however fast or loaded the machine is (no polling race).
 PAUSED_AFTER_FIRST_CHECKPOINT = """
-import sys, time
+import signal, sys, time
 from pathlib import Path
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a terminal, even if a parent ignores it
 from transformers import Trainer
 marker = Path(sys.argv.pop(1))
 save = Trainer._save_checkpoint
@@ -93,7 +94,11 @@ def test_killed_build_resumes_to_the_same_adapter(tmp_path, tiny_llm_path, refer
         time.sleep(0.05)
     assert list(out.glob("*/ft/checkpoints/checkpoint-*/trainer_state.json"))
     proc.send_signal(sig)
-    _, err = proc.communicate(timeout=120)
+    try:
+        _, err = proc.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        proc.kill()  # never leave it looping
+        raise
     assert proc.returncode != 0
     assert "Traceback" not in err
     run = only_run(out)
