@@ -94,10 +94,14 @@ def settle_stages(manifest: dict) -> dict:
     return manifest
 
 
+LOCK_FILE = ".lock"
+
+
 class Run:
     def __init__(self, path: Path, manifest: dict):
         self.path = Path(path)
         self.manifest = manifest
+        self._written: set[str] = set()  # the stages this object changed (save() keeps the others' from disk)
 
     @property
     def id(self) -> str:
@@ -148,9 +152,22 @@ class Run:
         raise UserError(f"no run '{run}' in {out} (see `assistant runs list`)")
 
     # -- manifest ------------------------------------------------------------------------------
+    def lock(self):
+        """The run's lock: held by whoever reads, changes and writes back part of the run, so two
+        processes changing one run (two `build rag --add`, a build beside another) wait for each
+        other instead of losing an update. Reentrant within a process."""
+        return _lock(self.path / LOCK_FILE)
+
     def save(self) -> None:
-        write_json(self.path / "manifest.json", self.manifest)
-        Registry(self.out).record(self)
+        """Write the manifest, keeping the stages another process wrote since this one read it."""
+        with self.lock():
+            with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+                on_disk = read_json(self.path / "manifest.json")["stages"]
+                for name, entry in on_disk.items():
+                    if name not in self._written:
+                        self.manifest["stages"][name] = entry
+            write_json(self.path / "manifest.json", self.manifest)
+            Registry(self.out).record(self)
 
     @property
     def base_model(self) -> str | None:
@@ -168,11 +185,13 @@ class Run:
         assert status in STAGE_STATUSES, status
         entry = self.manifest["stages"].setdefault(name, {})
         entry.update(info, status=status, updated=_now())
+        self._written.add(name)
         self.save()
 
     def describe_stage(self, name: str, **info: Any) -> None:
         """Add to a stage's record, its status unchanged (written with the next save)."""
         self.manifest["stages"].setdefault(name, {"status": "pending"}).update(info)
+        self._written.add(name)
 
     @contextlib.contextmanager
     def running(self, name: str, earlier_s: float = 0.0, **info: Any):
@@ -197,6 +216,20 @@ class Run:
             self.set_stage(name, "failed", error=str(e).splitlines()[0] if str(e) else type(e).__name__, wall_s=wall())
             raise
         self.set_stage(name, "done", wall_s=wall())
+
+
+_LOCKS: dict[str, Any] = {}
+
+
+def _lock(path: Path):
+    """One FileLock object per lock file in this process: filelock's locks are reentrant per
+    object, while a second object on the same file would wait for the first (flock is per open file)."""
+    from filelock import FileLock
+
+    key = str(path.resolve())
+    if key not in _LOCKS:
+        _LOCKS[key] = FileLock(key)
+    return _LOCKS[key]
 
 
 class Registry:

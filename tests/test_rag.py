@@ -331,6 +331,65 @@ def test_cli_build_add_remove(tiny_embedder_path, tmp_path, capsys):
     assert "no document 'nope'" in capsys.readouterr().err
 
 
+# Each process, once it has loaded the index, waits (up to 4 s) until the other has loaded it too:
+# without a lock both load the same index and the second save drops the first one's document.
+ADD_AFTER_BOTH_LOADED = """
+import sys, time
+from pathlib import Path
+from assistant import rag
+from assistant.cli import main
+
+load, marks = rag.RagIndex.load, Path(sys.argv[1])
+def load_then_wait(*a, **kw):
+    index = load(*a, **kw)
+    (marks / sys.argv[2]).touch()
+    end = time.monotonic() + 4
+    while len(list(marks.iterdir())) < 2 and time.monotonic() < end:
+        time.sleep(0.05)
+    return index
+rag.RagIndex.load = load_then_wait
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+def test_two_concurrent_adds_both_land(tiny_embedder_path, tiny_embedder, tmp_path, capsys):
+    """Issue 18 item 2: two `build rag --run R --add FILE` at once (two real processes) both land."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from assistant.cli import main
+
+    corpus = tmp_path / "corpus"
+    (corpus / "docs").mkdir(parents=True)
+    for d in DOCS:
+        (corpus / "docs" / f"{d.id}.md").write_text(f"---\nid: {d.id}\ntitle: {d.title}\n---\n{d.text}\n")
+    (corpus / "qa.jsonl").write_text("".join(json.dumps({"question": f"zebra {i}?", "answer": "x", "doc_id": "zebra"}) + "\n"
+                                             for i in range(10)))
+    out = tmp_path / "runs"
+    common = ["--embedding-model", str(tiny_embedder_path), "--device", "cpu", "--out", str(out)]
+    assert main(["build", "rag", "--corpus", str(corpus), "--chunk-tokens", "64", "--chunk-overlap", "8", "--json", *common]) == 0
+    run = json.loads(capsys.readouterr().out)["run"]
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
+    procs = []
+    for name in ("parking", "bicycles"):
+        doc = tmp_path / f"{name}.md"
+        doc.write_text(f"---\nid: {name}\ntitle: {name}\n---\nAll about {name} permits.\n")
+        procs.append(subprocess.Popen([sys.executable, "-c", ADD_AFTER_BOTH_LOADED, str(marks), name, "build", "rag",
+                                       "--run", run, "--add", str(doc), *common], env=env, stderr=subprocess.PIPE, text=True))
+    for p in procs:
+        _, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err
+    from assistant.runs import Run
+
+    index = RagIndex.load(out / run / "rag", tiny_embedder)
+    assert {"parking", "bicycles"} <= set(index.document_ids)
+    assert Run.open(out, run).stage("rag")["documents"] == len(DOCS) + 2
+
+
 # -- the real embedding model ---------------------------------------------------------------------------
 @pytest.mark.integration
 def test_minilm_retrieves_the_document_a_question_names():

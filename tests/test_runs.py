@@ -171,3 +171,15 @@ def test_a_killed_stage_reads_interrupted_not_running(tmp_path, capsys):
         assert main(["runs", "show", run.id, "--out", str(tmp_path)]) == 0
         shown = capsys.readouterr().out
         assert re.search(r"ft\s+interrupted .*process \d+ .*ended", shown), shown
+
+
+def test_two_writers_of_one_run_keep_each_others_stages(tmp_path):
+    """Issue 18 item 2: two processes building into one run each hold the manifest they read; a
+    save keeps the stages the other wrote since, instead of writing its old copy over them."""
+    run = Run.create(tmp_path, corpus=_corpus(), config={}, approaches=["ft", "rag"], command="build ft")
+    ft, rag = Run.open(tmp_path, run.id), Run.open(tmp_path, run.id)
+    ft.set_stage("ft", "running")
+    rag.set_stage("rag", "done")
+    ft.set_stage("ft", "done")
+    assert {k: v["status"] for k, v in Run.open(tmp_path, run.id).manifest["stages"].items()} == {"ft": "done", "rag": "done"}
+    assert Registry(tmp_path).list()[0]["stages"] == {"ft": "done", "rag": "done"}

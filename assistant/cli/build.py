@@ -97,17 +97,21 @@ def _rag_update(args) -> int:
     folder = run.path / "rag"
     embedder = load_embedder(run.embedding_model, device=args.device,
                              trust_remote_code=args.trust_remote_code)
-    index = RagIndex.load(folder, embedder)
     docs = read_documents(args.add) if args.add else []
-    removed = index.remove_document(args.remove) if args.remove else 0
-    seconds = index.add_documents(docs) if docs else 0.0
-    sizes = index.save(folder)
-    info = {"chunks": len(index), "documents": len(index.document_ids), "index_bytes": sum(sizes.values()),
-            "last_update": {"added": [d.id for d in docs], "removed": args.remove, "chunks_removed": removed,
-                            "add_s": round(seconds, 3)}}
-    if docs:
-        info["update_add_doc_s"] = round(seconds / len(docs), 3)
-    run.set_stage("rag", run.stage("rag").get("status", "done"), **info)
+    # read, change and write the index under the run's lock: two updates at once take turns
+    # instead of the second overwriting the first with an index that lacks its document
+    with run.lock():
+        run = Run.open(args.out, run.path)
+        index = RagIndex.load(folder, embedder)
+        removed = index.remove_document(args.remove) if args.remove else 0
+        seconds = index.add_documents(docs) if docs else 0.0
+        sizes = index.save(folder)
+        info = {"chunks": len(index), "documents": len(index.document_ids), "index_bytes": sum(sizes.values()),
+                "last_update": {"added": [d.id for d in docs], "removed": args.remove, "chunks_removed": removed,
+                                "add_s": round(seconds, 3)}}
+        if docs:
+            info["update_add_doc_s"] = round(seconds / len(docs), 3)
+        run.set_stage("rag", run.stage("rag").get("status", "done"), **info)
     lines = [f"run {run.id}"]
     if args.remove:
         lines.append(f"removed {args.remove} ({removed} chunks)")
