@@ -84,6 +84,46 @@ def sha256_folder(folder, pattern: str = "*") -> str:
     return h.hexdigest()
 
 
+CHECKSUMS = "checksums.json"
+
+
+def write_checksums(folder) -> dict:
+    """Record the sha256 and size of every file in `folder` in its checksums.json, so that a
+    damaged or changed file is found when the folder is loaded (check_checksums)."""
+    folder = Path(folder)
+    files = {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+             for p in sorted(folder.iterdir()) if p.is_file() and p.name != CHECKSUMS and not p.name.startswith(".")}
+    write_json(folder / CHECKSUMS, {"files": files})
+    return files
+
+
+def check_checksums(folder, hint: str) -> bool:
+    """A UserError naming the first file of `folder` that is missing, unreadable or not what its
+    checksums.json recorded; False when the folder has no checksums.json (made before they were)."""
+    from .errors import UserError
+
+    folder = Path(folder)
+    if not (folder / CHECKSUMS).exists():
+        return False
+    try:
+        files = read_json(folder / CHECKSUMS)["files"]
+        recorded = {str(name): str(f["sha256"]) for name, f in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"damaged checksums ({type(e).__name__}); {hint}", path=folder / CHECKSUMS) from None
+    for name, sha in recorded.items():
+        path = folder / name
+        try:
+            actual = sha256_file(path)
+        except FileNotFoundError:
+            raise UserError(f"missing; {hint}", path=path) from None
+        except OSError as e:
+            raise UserError(f"cannot read it ({e.strerror or type(e).__name__}); {hint}", path=path) from None
+        if actual != sha:
+            raise UserError(f"checksum mismatch: the file is damaged or was changed after it was built; {hint}",
+                            path=path)
+    return True
+
+
 def folder_size_mb(folder) -> float | None:
     """Size on disk of every file under `folder`, in MiB (None when there is no such folder)."""
     folder = Path(folder)

@@ -30,6 +30,7 @@ from typing import ClassVar, Protocol, Sequence, runtime_checkable
 
 from pydantic import Field
 
+from . import adapters
 from .corpus import Corpus, QAPair
 from .errors import UserError
 from .events import Cancelled, Event, Events, no_events
@@ -470,6 +471,7 @@ def _save_adapter(model, folder: Path) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         model.save_pretrained(str(tmp), safe_serialization=True)
+        adapters.seal(tmp)
         if folder.exists():
             os.replace(folder, old)
         os.replace(tmp, folder)
@@ -626,9 +628,7 @@ def export_merged(run, out: str | Path, approach: str = "ft", device: str = "cpu
     from .llm import load_llm
 
     out = Path(out)
-    adapter = Path(run.path) / approach / "adapter"
-    if not (adapter / "adapter_model.safetensors").exists():
-        raise UserError(f"run {run.id} has no {approach} adapter (build it: assistant build {approach})")
+    adapter = adapter_folder(run, approach)
     if out.exists() and any(out.iterdir()):
         raise UserError("the export folder exists and is not empty; choose another", path=out)
     llm = load_llm(run.base_model, device=device, adapter=str(adapter))

@@ -312,9 +312,13 @@ def load_llm(name: str | None = None, device: str = "auto", adapter: str | None 
     if adapter:
         from peft import PeftModel
 
-        # Adapters load from safetensors only: a pickled adapter_model.bin could run code.
-        if not (Path(adapter) / "adapter_model.safetensors").is_file():
-            raise UserError(f"no adapter_model.safetensors in {adapter} (only safetensors adapters are loaded)")
-        model = PeftModel.from_pretrained(model, adapter)  # prefers the safetensors file checked above
+        from . import adapters
+
+        adapters.check(adapter)  # whole, unchanged, finite; safetensors only
+        try:
+            model = PeftModel.from_pretrained(model, adapter)  # prefers the safetensors file checked above
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as e:
+            raise UserError(f"the adapter does not fit base model '{source.name}' ({type(e).__name__}: "
+                            f"{str(e).splitlines()[0][:100] if str(e) else ''}); {adapters.HINT}", path=adapter) from None
     model.to(device).eval()
     return LLM(model, tok, source, device, precision, load_s=time.perf_counter() - t0, adapter=adapter)
