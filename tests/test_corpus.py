@@ -539,3 +539,65 @@ def test_cli_corpus_check(tmp_path, capsys):
     assert main(["corpus", "check", "--json", str(root)]) == 2
     data = json.loads(capsys.readouterr().out)
     assert data["ok"] is False and data["line"] == 3 and data["field"] == "split"
+
+
+# -- nothing lost silently (issue 18 item 5) ----------------------------------------------------------
+
+def _docs_folder_corpus(root: Path) -> Path:
+    make_corpus(root)
+    (root / "docs.jsonl").unlink()
+    for row in doc_rows():
+        sub = root / "docs" / ("part-b" if row["id"] in ("d2", "d3") else "part-a")
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"{row['id']}.md").write_text(f"---\nid: {row['id']}\ntitle: {row['title']}\n---\n{row['text']}\n")
+    return root
+
+
+def test_a_docs_subfolder_that_cannot_be_listed_is_an_error_naming_it(tmp_path, monkeypatch):
+    """Its documents were dropped without a word (rglob skips what it cannot list). Here the
+    listing fails by a stand-in for the permission check, so the test runs as root too."""
+    root = _docs_folder_corpus(tmp_path / "c")
+    assert len(load_corpus(root).documents) == 4
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path).name == "part-b":
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    err = expect_error(root / "docs" / "part-b", None, None, root)
+    assert "cannot read this folder" in str(err)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a folder at mode 000: nothing to test")
+def test_a_docs_subfolder_at_mode_000_is_an_error_naming_it(tmp_path):
+    root = _docs_folder_corpus(tmp_path / "c")
+    (root / "docs" / "part-b").chmod(0)
+    try:
+        expect_error(root / "docs" / "part-b", None, None, root)
+    finally:
+        (root / "docs" / "part-b").chmod(0o755)
+
+
+def test_nul_bytes_in_a_document_are_an_error_naming_it(tmp_path):
+    root = _docs_folder_corpus(tmp_path / "c")
+    doc = root / "docs" / "part-a" / "d1.md"
+    doc.write_bytes(doc.read_bytes().replace(b"landlord", b"land\x00lord"))
+    assert "NUL" in str(expect_error(doc, 5, None, root))
+    root = make_corpus(tmp_path / "j", docs=[*doc_rows()[:3], {**doc_rows()[3], "text": "land\x00lord"}])
+    assert "NUL" in str(expect_error(root / "docs.jsonl", 4, "text", root))
+
+
+@pytest.mark.parametrize("file,field,value", [("qa.jsonl", "answer", 90), ("qa.jsonl", "question", 1.5),
+                                              ("docs.jsonl", "text", 12345), ("docs.jsonl", "title", 7)])
+def test_numbers_where_text_belongs_are_errors_not_coerced(tmp_path, file, field, value):
+    docs, qa = doc_rows(), qa_rows()
+    (docs if file == "docs.jsonl" else qa)[2][field] = value
+    root = make_corpus(tmp_path / "c", docs=docs, qa=qa)
+    assert "must be text" in str(expect_error(root / file, 3, field, root))
+
+
+def test_an_empty_probes_file_is_an_error(tmp_path):
+    root = make_corpus(tmp_path / "c", probes=[])
+    assert "no probes" in str(expect_error(root / "probes.jsonl", None, None, root))

@@ -70,6 +70,9 @@ def _check_probe(obj: dict, *, path: Path, line: int) -> None:
 def read_probes(path: Path) -> list[dict]:
     """A BBQ-format JSONL file, every line checked (a UserError names the file, line and field)."""
     rows = read_jsonl(path)
+    if not rows:
+        raise UserError("no probes in this file (one BBQ item per line); leave the file out to run without them",
+                        path=path)
     seen: dict[tuple, int] = {}
     for n, obj in rows:
         _check_probe(obj, path=path, line=n)

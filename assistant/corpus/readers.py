@@ -1,6 +1,7 @@
 """Documents: Markdown and text (with front matter), HTML, PDF, docs.jsonl, and a folder of them."""
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from pathlib import Path
@@ -106,10 +107,24 @@ def _doc_from_pdf(path: Path, doc_id: str) -> Document:
 DOC_READERS = {"markdown": _doc_from_markdown, "text": _doc_from_markdown, "html": _doc_from_html, "pdf": _doc_from_pdf}
 
 
+def _every_path(folder: Path) -> list[Path]:
+    """Every file and folder under `folder`, sorted, not descending into hidden ones. Not rglob:
+    it skips a subfolder it cannot list without a word, and its documents would be lost unseen."""
+    def unreadable(e: OSError):
+        raise UserError(f"cannot read this folder ({e.strerror or type(e).__name__}): its documents would be "
+                        "left out", path=e.filename)
+
+    found = []
+    for top, dirs, files in os.walk(folder, onerror=unreadable):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        found += [Path(top) / name for name in (*dirs, *files)]
+    return sorted(found)
+
+
 def docs_from_folder(folder: Path, root: Path, formats: Counter, warnings: list[str]) -> list[tuple[Document, int]]:
     check_inside(folder, root)
     docs = []
-    for path in sorted(folder.rglob("*")):
+    for path in _every_path(folder):
         rel = path.relative_to(folder)
         if any(part.startswith(".") for part in rel.parts):
             continue

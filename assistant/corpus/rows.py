@@ -12,12 +12,19 @@ from ..errors import UserError
 
 
 def read_text(path: Path) -> str:
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UserError(f"cannot read it ({e.strerror or type(e).__name__})", path=path) from None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
         line = data[: e.start].count(b"\n") + 1
         raise UserError(f"not UTF-8 text: byte {e.start} is {data[e.start:e.start + 1]!r}", path=path, line=line) from None
+    if "\x00" in text:  # a binary file, or text with a hole in it: never kept as if it were text
+        at = text.index("\x00")
+        raise UserError(f"holds a NUL byte (at byte {len(text[:at].encode())}): not a text file", path=path,
+                        line=text.count("\n", 0, at) + 1)
     return text.removeprefix("\ufeff")
 
 
@@ -116,6 +123,8 @@ def text_field(obj: dict, key: str, *, path: Path, line: int, required: bool = T
             raise UserError("missing", path=path, line=line, field=label)
         return ""
     value = obj[key]
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise UserError(f"must be text, not {type(value).__name__}", path=path, line=line, field=label)
-    return str(value)
+    if not isinstance(value, str):  # `"answer": 90` is a mistake to name, not a number to turn into "90"
+        raise UserError(f"must be text (a JSON string), not {type(value).__name__}", path=path, line=line, field=label)
+    if "\x00" in value:
+        raise UserError("holds a NUL character", path=path, line=line, field=label)
+    return value
