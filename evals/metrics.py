@@ -1,15 +1,20 @@
 """Per-answer metrics: what the harness scores each answer with.
 
-Facts, not style. The accuracy the recommendation decides on (`decision_accuracy`) is:
+Facts, not style. The accuracy the recommendation decides on is, by the item's answer form
+(`answer_form`: its label, checked against the reference's text):
   - unanswerable items: 1 if the answer is a refusal ("the documents do not say", ...);
-  - short answers (answer_type `short`, or items with aliases): normalised exact match of the
-    reference or an alias, either the whole answer or a whole-word span of it (a chat model
-    answers "The Pro plan costs $12." for "$12"; SQuAD-normalised strict equality is also kept
-    as `exact_match`, shown beside);
-  - everything else: key-fact recall (IDF-weighted recall of the reference's content terms,
-    numbers and names counted exactly) >= KEY_FACT_PASS.
-Token F1, ROUGE-L (the `rouge_score` library, the one ragas uses), ragas'
-NonLLMStringSimilarity and embedding cosine are style metrics, shown beside.
+  - short answers (answer_type `short`, or unlabelled items with aliases, when the reference is
+    shorter than a sentence: assistant.corpus.model.answer_form): normalised match of the reference or an alias, either the
+    whole answer or a whole-word span of it (a chat model answers "The Pro plan costs $12." for
+    "$12"; SQuAD-normalised strict equality is also kept as `exact_match`, shown beside);
+  - closed-form items (yes/no, yes/no/maybe): the option the answer begins with; the report
+    decides these on option likelihood, what the model knows, and shows this as answer form;
+  - everything else, and a "short" reference that is a sentence: key-fact recall (IDF-weighted
+    recall of the reference's content terms, numbers and names counted exactly) >= KEY_FACT_PASS.
+Both sides are compared with their numbers, units and dates in one spelling (evals/values.py:
+"5GB" = "five gigabytes"), and an answer that negates the reference's claim fails whatever it
+recalls (evals/polarity.py). Token F1, ROUGE-L (the `rouge_score` library, the one ragas uses),
+ragas' NonLLMStringSimilarity and embedding cosine are style metrics, shown beside.
 
 A metric that cannot run is recorded as {"status": "not run", "reason": ...}: never NaN or 0.
 """
@@ -21,7 +26,11 @@ import string
 from collections import Counter
 from dataclasses import dataclass, field
 
+from assistant.corpus.model import answer_form
 from assistant.text import answer_terms, fact_terms, stem
+
+from .polarity import contradicts
+from .values import canonical
 
 NUMBER_WEIGHT = 3.0  # a number weighs three times the rarest word
 KEY_FACT_PASS = 0.5  # an answer that states at least half the reference's (weighted) facts counts as correct
@@ -154,10 +163,6 @@ def key_fact_recall(prediction: str, references: list[str], idf: IdfTable) -> fl
 CLOSED_FORM = ("yes/no", "yes/no/maybe")
 
 
-def is_short(answer_type: str | None, aliases: list[str]) -> bool:
-    return answer_type == "short" or (answer_type is None and bool(aliases))
-
-
 def closed_form_options(answer_type: str | None) -> list[str] | None:
     if answer_type == "yes/no":
         return ["Yes", "No"]
@@ -178,28 +183,35 @@ def closed_form_label(reference: str, options: list[str]) -> int | None:
 def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
     """All text metrics of one answer. `item` has reference, aliases, kind, answer_type."""
     refs = [item["reference"], *item.get("aliases", [])]
+    said, wanted = canonical(prediction), [canonical(r) for r in refs]
     scores = {
         "exact_match": exact_match(prediction, refs),
-        "span_match": span_match(prediction, refs),
+        "span_match": span_match(said, wanted),
         "token_f1": token_f1(prediction, refs),
         "rouge_l": rouge_l(prediction, refs),
-        "key_fact_recall": key_fact_recall(prediction, refs, idf),
+        "key_fact_recall": key_fact_recall(said, wanted, idf),
         "refusal": float(is_refusal(prediction)),
+        "contradiction": float(contradicts(said, wanted[0])),
     }
+    form = answer_form(item.get("answer_type"), item.get("aliases", []), item["reference"])
     if item.get("kind") == "unanswerable":
         scores["accuracy"], scores["accuracy_rule"] = scores["refusal"], "refusal"
-    elif is_short(item.get("answer_type"), item.get("aliases", [])):
-        scores["accuracy"], scores["accuracy_rule"] = max(scores["exact_match"], scores["span_match"]), "exact match"
-    elif item.get("answer_type") in CLOSED_FORM:
-        # the generated answer must start with the right word and state the rest of the facts
-        opts = closed_form_options(item["answer_type"])
+    elif form == "short":
+        ok = scores["span_match"] and not scores["contradiction"]
+        scores["accuracy"], scores["accuracy_rule"] = float(ok), "exact match"
+    elif form in CLOSED_FORM:
+        # the generated answer must start with the right word (its form; the report decides
+        # closed-form items on option likelihood)
+        opts = closed_form_options(form)
         label = closed_form_label(item["reference"], opts)
-        said = closed_form_label(prediction, opts)
-        ok = label is not None and said == label
-        scores["accuracy"], scores["accuracy_rule"] = float(ok), "yes/no word"
+        said_option = closed_form_label(prediction, opts)
+        scores["accuracy"], scores["accuracy_rule"] = float(label is not None and said_option == label), "yes/no word"
+        scores["form_ok"] = float(said_option is not None)
     else:
-        scores["accuracy"] = float(scores["key_fact_recall"] >= KEY_FACT_PASS)
-        scores["accuracy_rule"] = "key-fact recall"
+        ok = scores["key_fact_recall"] >= KEY_FACT_PASS and not scores["contradiction"]
+        scores["accuracy"] = float(ok)
+        scores["accuracy_rule"] = ("key-fact recall (labelled short, scored as a sentence)" if form == "sentence"
+                                   else "key-fact recall")
     return scores
 
 

@@ -469,6 +469,15 @@ def test_leakage_and_unsupported_answer_warnings(tmp_path):
     assert len(unsupported) == 1 and "p006" in unsupported[0] and "42" in unsupported[0]
 
 
+def test_a_short_answer_that_is_a_sentence_is_flagged(tmp_path):
+    rows = qa_rows(20)
+    rows[3].update(answer_type="short", answer="The tenant must give the landlord notice in writing first.")
+    rows[4].update(answer_type="short", answer="In writing")
+    c = load_corpus(make_corpus(tmp_path / "c", qa=rows))
+    flagged = [w for w in c.warnings if "answer_type short, but its answer is a sentence" in w]
+    assert len(flagged) == 1 and flagged[0].startswith("p003")
+
+
 def test_unsupported_terms_rules():
     text = "The landlord must repay the bond within 14 days. Payments of 1,200.50 crowns are capped."
     assert unsupported_terms("Within 14 days.", text) == []

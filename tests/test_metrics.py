@@ -97,3 +97,62 @@ def test_ragas_non_llm_metrics():
     assert out["ragas_context_precision"][0] == pytest.approx(1.0, abs=1e-6)  # relevant chunk ranked first
     assert out["ragas_context_recall"][0] == 1.0
     assert out["ragas_context_precision"][1] is None  # not applicable: no contexts
+
+
+# -- values, polarity and the answer form ---------------------------------------------------------
+
+@pytest.mark.parametrize("a, b", [("5GB", "5 GB"), ("five gigabytes", "5 GB"), ("$12.00", "12 dollars"),
+                                  ("2/5/20", "2020-02-05"), ("February 5, 2020", "2020-02-05"),
+                                  ("5th of February 2020", "2020-02-05"), ("15 per cent", "15%"),
+                                  ("1,200 USD", "$1200"), ("thirty days", "30 days")])
+def test_values_are_compared_by_value_not_spelling(a, b):
+    from evals.values import canonical
+
+    assert canonical(a) == canonical(b)
+    item = {"reference": b, "aliases": [], "kind": "unseen", "answer_type": "short"}
+    assert m.score_answer(f"It is {a}.", item, IDF)["accuracy"] == 1.0
+
+
+def test_a_different_value_is_still_wrong():
+    item = {"reference": "5 GB", "aliases": [], "kind": "unseen", "answer_type": "short"}
+    assert m.score_answer("50 GB", item, IDF)["accuracy"] == 0.0
+    assert m.score_answer("2/6/20", {**item, "reference": "2020-02-05"}, IDF)["accuracy"] == 0.0
+
+
+@pytest.mark.parametrize("answer, reference, expected", [
+    ("The Cambridge Belfry does not have a restaurant.", "There is a restaurant and a bar at the Cambridge Belfry.", True),
+    ("Refunds are not available.", "Refunds are available within 30 days, but not for digital goods.", True),
+    ("Rice House has outdoor seating.", "Rice House does not offer outdoor seating at this time.", True),
+    # the same polarity, however phrased
+    ("The Rice House does not have outdoor seating.", "Rice House does not offer outdoor seating at this time.", False),
+    ("Outdoor seating is not offered at Rice House.", "Rice House does not offer outdoor seating at this time.", False),
+    ("It is open Monday to Saturday; it is not open on Sundays.", "The shop is not open on Sundays.", False),
+    ("Payment is due no later than 30 days after the invoice.", "Payment is due within 30 days of the invoice.", False),
+    ("You can get a refund within 30 days.", "Refunds are available within 30 days, but not for digital goods.", False),
+])
+def test_contradiction_is_a_clause_of_opposite_polarity(answer, reference, expected):
+    from evals.polarity import contradicts
+
+    assert contradicts(answer, reference) is expected
+
+
+def test_a_negated_answer_fails_whatever_it_recalls():
+    item = {"reference": "There is a restaurant and a bar at the Cambridge Belfry.", "aliases": [], "kind": "unseen",
+            "answer_type": "long"}
+    wrong = m.score_answer("The Cambridge Belfry does not have a restaurant.", item, IDF)
+    assert wrong["key_fact_recall"] >= m.KEY_FACT_PASS and wrong["accuracy"] == 0.0
+    assert m.score_answer("The Cambridge Belfry has a restaurant and a bar.", item, IDF)["accuracy"] == 1.0
+
+
+def test_a_short_label_on_a_sentence_is_scored_as_a_sentence():
+    item = {"reference": "Rice House does not offer outdoor seating at this time.", "aliases": ["no"],
+            "kind": "unseen", "answer_type": "short"}
+    s = m.score_answer("The Rice House does not have outdoor seating.", item, IDF)
+    assert s["exact_match"] == 0.0 and s["accuracy"] == 1.0
+    assert s["accuracy_rule"] == "key-fact recall (labelled short, scored as a sentence)"
+    # aliases alone no longer make a sentence short
+    from assistant.corpus.model import answer_form
+
+    assert answer_form(None, ["an alias"], item["reference"]) == "sentence"
+    assert answer_form(None, ["an alias"], "$12") == "short"
+    assert answer_form("long", [], "$12") == "long"

@@ -16,6 +16,17 @@ SPLITS = ("train", "val", "test")
 KINDS = ("paraphrase", "unseen", "unanswerable")
 ANSWER_TYPES = ("short", "long", "yes/no", "yes/no/maybe")
 UNANSWERABLE = "The documents do not say."
+SENTENCE_WORDS = 8  # a "short" answer this long is a sentence: exact match would fail every paraphrase of it
+
+
+def answer_form(answer_type: str | None, aliases: list[str], answer: str) -> str | None:
+    """The form an answer is scored in: its label, except that a "short" answer of SENTENCE_WORDS
+    words or more is a "sentence" (labelled short, scored as a sentence), and an unlabelled
+    answer with aliases is short when it is short enough."""
+    labelled_short = answer_type == "short" or (answer_type is None and bool(aliases))
+    if labelled_short:
+        return "short" if len(answer.split()) < SENTENCE_WORDS else "sentence"
+    return answer_type
 
 
 @dataclass

@@ -9,7 +9,7 @@ from collections import Counter, defaultdict
 from typing import Sequence
 
 from ..text import SUPPORT_WORD, normalise, support_terms, tokens
-from .model import UNANSWERABLE, Document, QAPair
+from .model import SENTENCE_WORDS, UNANSWERABLE, Document, QAPair, answer_form
 from .qa_formats import QARecord
 
 
@@ -94,8 +94,11 @@ def quality_warnings(documents: list[Document], qa: list[QAPair], records: list[
                                            "\n".join(d.text for d in documents))
         return vocab_cache[ids]
 
-    unsupported, refusals = [], []
+    unsupported, refusals, sentences = [], [], []
     for q in qa:
+        if answer_form(q.answer_type, q.answer_aliases, q.answer) == "sentence" and q.kind != "unanswerable":
+            sentences.append(f"{q.id}: answer_type short, but its answer is a sentence of {len(q.answer.split())} "
+                             f"words: scored as a sentence (key-fact recall), not by exact match")
         if q.kind == "unanswerable" or q.answer == UNANSWERABLE:
             if q.answer != UNANSWERABLE:
                 refusals.append(f"{q.id}: an unanswerable item whose answer is not {UNANSWERABLE!r}")
@@ -106,6 +109,7 @@ def quality_warnings(documents: list[Document], qa: list[QAPair], records: list[
             unsupported.append(f"{q.id} ({q.split}): answer terms not in {where}: {', '.join(missing[:6])}")
     warnings += _cut(refusals, "unanswerable items with another answer")
     warnings += _cut(unsupported, "answers with terms the documents lack")
+    warnings += _cut(sentences, f"short answers of {SENTENCE_WORDS} words or more")
 
     train = [(q.id, q.question) for q in qa if q.split == "train"]
     test = [(q.id, q.question) for q in qa if q.split == "test"]
