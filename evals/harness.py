@@ -143,7 +143,7 @@ class Harness:
         self._score(records)
         self.answers += records
         self.step(name, f"{name}: closed-form items and retention probes")
-        self._closed_form(assistant)
+        self._closed_form(assistant, records)
         if self.probes:
             self.step(name, f"{name}: {len(self.probes)} bias probes")
             for item in self.probes:
@@ -182,18 +182,24 @@ class Harness:
                 if reason:
                     r.setdefault("judge_not_scored", {})[k] = reason
 
-    def _closed_form(self, assistant) -> None:
-        for it in self.items.test:
-            opts = metrics.closed_form_options(it["answer_type"])
-            if not opts:
-                continue
-            label = metrics.closed_form_label(it["reference"], opts)
+    def _closed_form(self, assistant, records: list[dict]) -> None:
+        """Closed-form items (yes/no, yes/no/maybe) are decided on what the model knows: the
+        option it gives the highest likelihood after its own prompt (as lm-evaluation-harness
+        scores multiple choice), not on whether its generated answer begins with the option
+        word; that stays beside as `generated_accuracy`, and `form_ok` says whether the answer
+        began with an allowed option at all (answer form)."""
+        for r in records:
+            opts = metrics.closed_form_options(r["answer_type"])
+            label = metrics.closed_form_label(r["reference"], opts) if opts and r["kind"] != "unanswerable" else None
             if label is None:
                 continue
-            scores, chosen = _choose(assistant, it["question"], opts)
-            self.options.append({"approach": assistant.name, "set": "test", "id": it["id"], "kind": it["kind"],
+            scores, chosen = _choose(assistant, r["question"], opts)
+            correct = float(chosen == label)
+            self.options.append({"approach": assistant.name, "set": r["split"], "id": r["id"], "kind": r["kind"],
                                  "options": opts, "scores": scores, "chosen": chosen, "label": label,
-                                 "correct": float(chosen == label)})
+                                 "correct": correct})
+            s = r["scores"]
+            s["generated_accuracy"], s["accuracy"], s["accuracy_rule"] = s["accuracy"], correct, "option likelihood"
         for it in self.items.retention:
             scores, chosen = _choose(assistant, it["question"], it["options"])
             self.options.append({"approach": assistant.name, "set": "retention", "id": it["id"], "kind": None,

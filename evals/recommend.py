@@ -2,7 +2,8 @@
 
 RULE (also printed in every report):
 
-1. Accuracy first. The approach with the highest test accuracy leads. Any approach whose
+1. Accuracy first. The approach with the highest test accuracy leads (closed-form items count
+   by option likelihood, what the model knows, not by the word its answer begins with). Any approach whose
    paired difference from the leader has a 95% bootstrap interval that excludes zero (and a
    paired test with p < 0.05) is out; only a measured difference counts. Those left are "not separated" by the evidence.
 2. Unseen facts. Among those left, an approach measurably behind (paired interval excludes
@@ -58,6 +59,28 @@ def _max_bias(report, ap) -> tuple[float | None, str]:
             if v is not None and (e.get(n) or 0) >= BIAS_MIN_N and (worst is None or abs(v) > worst):
                 worst, where = abs(v), f"{k} in {cat} (n={e.get(n)})"
     return worst, where
+
+
+def _form_notes(report: dict, aps: list[str], winner: str) -> list[str]:
+    """Closed-form items are decided by option likelihood (what a model knows); an approach
+    that gets more of them right in its generated answers only by beginning with the expected
+    word more often is named, so the form is not read as knowledge."""
+    def closed(ap, key):
+        return ((report["accuracy"][ap].get("closed_form") or {}).get(key) or {}).get("value")
+
+    notes = []
+    w_gen, w_know, w_form = closed(winner, "generated"), closed(winner, "option_likelihood"), closed(winner, "form")
+    for ap in aps:
+        gen, know, form = closed(ap, "generated"), closed(ap, "option_likelihood"), closed(ap, "form")
+        if ap == winner or None in (gen, know, form, w_gen, w_know, w_form):
+            continue
+        if gen > w_gen and form > w_form and know <= w_know:
+            n = report["accuracy"][ap]["closed_form"]["option_likelihood"]["n"]
+            notes.append(f"{ap} answers closed-form questions in the expected form more often ({_pct(form)} against "
+                         f"{_pct(w_form)} for {winner}), so more of its generated answers begin with the right word "
+                         f"({_pct(gen)} against {_pct(w_gen)}); it does not know more: by option likelihood "
+                         f"{_pct(know)} against {_pct(w_know)} (n={n}).")
+    return notes
 
 
 def recommend(report: dict) -> dict:
@@ -141,6 +164,7 @@ def recommend(report: dict) -> dict:
         winner = left[0]
     if winner == "base":
         reasons.append("The base model alone is best here: nothing needs to be built.")
+    reasons += _form_notes(report, aps, winner)
 
     n_test = lf["n"]
     if n_test < SMALL_TEST:

@@ -141,3 +141,51 @@ def test_eval_command_always_takes_base_as_the_reference(tmp_path, monkeypatch, 
     empty = Run.create(tmp_path / "runs", corpus=c, config={}, approaches=["ft"], command="tui build")
     assert cli.main(["eval", empty.id, "--out", str(tmp_path / "runs")]) == 2
     assert "has no built approach" in capsys.readouterr().err
+
+
+def test_a_yes_sayer_cannot_win_closed_form_items_by_form_alone(tmp_path):
+    """One approach always begins "Yes" and knows nothing (its option likelihood ignores the
+    question); the other knows every answer by option likelihood but never begins with the
+    option word. Decided on what they know, the knower wins, and the report says why the
+    yes-sayer's generated answers look better."""
+    from evals.report import build_report
+
+    docs = [Document("d", "Policy", "Avalon policy text. " * 10)]
+    qa = [QAPair(f"y{i}", f"Does rule number {i} apply to annual plans?", "Yes." if i % 2 else "No.", ["d"],
+                 "test", "unseen", f"f{i}", "yes/no") for i in range(40)]
+    qa += [QAPair(f"t{i}", f"Is rule {i} written down?", "Yes.", ["d"], "train", None, f"g{i}", "yes/no")
+           for i in range(3)]
+    c = Corpus("yn", "Yes/no", docs, qa)
+    label = {q.question: q.answer for q in qa}
+
+    class YesSayer:
+        name = "ft"
+
+        def answer(self, questions):
+            return [Answer("Yes, it does.", [], 0.01) for _ in questions]
+
+        def option_scores(self, question, options):  # knows nothing: a preference fixed by the wording alone
+            return [0.0 if i == len(question) % 2 else -1.0 for i in range(len(options))]
+
+    class Knower:
+        name = "rag"
+
+        def answer(self, questions):
+            return [Answer("The policy covers this case.", [], 0.01) for _ in questions]
+
+        def option_scores(self, question, options):
+            return [0.0 if o == label.get(question, "").rstrip(".") else -1.0 for o in options]
+
+    h = Harness(c, tmp_path / "eval", EvalConfig())
+    h.evaluate(YesSayer())
+    h.evaluate(Knower())
+    h.write()
+    r = build_report(tmp_path / "eval", {"id": "x", "approaches": ["ft", "rag"], "corpus": {"name": "yn"}})
+    closed = {ap: {k: f["value"] for k, f in r["accuracy"][ap]["closed_form"].items()} for ap in ("ft", "rag")}
+    assert closed["ft"]["generated"] == 0.5 and closed["ft"]["form"] == 1.0  # the old rule's 50% against 0%
+    assert closed["rag"]["generated"] == 0.0 and closed["rag"]["form"] == 0.0
+    assert closed["rag"]["option_likelihood"] == 1.0 and closed["ft"]["option_likelihood"] == 0.5
+    rec = r["recommendation"]
+    assert rec["winner"] == "rag" and rec["separated"]
+    assert any("ft answers closed-form questions in the expected form more often" in s and "does not know more" in s
+               for s in rec["reasons"]), rec["reasons"]

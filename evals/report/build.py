@@ -92,8 +92,11 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
         ids = {o["id"] for o in closed}
         if meta.get("judge"):
             entry["judge"] = {m: _judge_figure(rs, m, not_run) for m in JUDGE_METRICS}
+        generated = [r["scores"] for r in rs if r["id"] in ids]
+        # what the model knows (decides) and the form of what it says (shown beside)
         entry["closed_form"] = {"option_likelihood": mean_ci([o["correct"] for o in closed]),
-                                "generated": mean_ci([r["scores"]["accuracy"] for r in rs if r["id"] in ids])}
+                                "generated": mean_ci([s.get("generated_accuracy", s["accuracy"]) for s in generated]),
+                                "form": mean_ci([s.get("form_ok") for s in generated])}
         accuracy[ap] = entry
 
     paired = {"accuracy": [], "accuracy_unseen": []}

@@ -24,13 +24,14 @@ def render_markdown(r: dict) -> str:
              "## Recommendation", f"**{rec['summary']}**", "\n".join(f"- {s}" for s in rec["reasons"]),
              "Caveats:\n\n" + "\n".join(f"- {s}" for s in rec["caveats"]) if rec["caveats"] else "",
              "## Accuracy (test split, 95% bootstrap CI, n)",
-             "Accuracy is exact match for short answers, key-fact recall >= 0.5 for longer ones, the right "
-             "yes/no word for closed-form items, and a refusal for unanswerable ones.",
+             "Accuracy is exact match for short answers, key-fact recall >= 0.5 (and no contradiction) for "
+             "sentences, option likelihood for closed-form items (what the model knows, not how it phrases it), "
+             "and a refusal for unanswerable ones.",
              _md_table(t["accuracy"]),
              *((JUDGE_NOTE.format(judge=run["judge"]), "\n".join(f"- {s}" for s in judge_notes(r)))
                if run.get("judge") else ()),
              "### Style and retrieval metrics (means, 95% CI, n)", _md_table(t["metrics"]),
-             "### Closed-form items: generated answer vs option likelihood", _md_table(t["closed"]),
+             "### Closed-form items: what the model knows vs the form of its answer", _md_table(t["closed"]),
              "### Paired comparisons", _md_table(t["paired"]),
              "## Bias", r["bias"].get("note", f"BBQ probes: {r['bias']['n_probes']} items per approach."),
              _md_table(t["bbq"]) if len(t["bbq"]) > 1 else "",

@@ -23,8 +23,9 @@ def table_rows(r: dict) -> dict[str, list[list[str]]]:
             row += [_judge_cell(js.get(m)) for m in ("judge_answer_correctness", "judge_faithfulness")]
     t["metrics"] = [["metric", *aps]] + [
         [m, *(fmt(r["accuracy"][ap]["metrics"][m], pct=False) for ap in aps)] for m in STYLE_METRICS]
-    t["closed"] = [["approach", "generated answer", "option likelihood"]] + [
-        [ap, fmt(r["accuracy"][ap]["closed_form"]["generated"]), fmt(r["accuracy"][ap]["closed_form"]["option_likelihood"])]
+    t["closed"] = [["approach", "knows: option likelihood (decides)", "form: starts with an option",
+                    "generated answer right"]] + [
+        [ap, *(fmt(r["accuracy"][ap]["closed_form"].get(k)) for k in ("option_likelihood", "form", "generated"))]
         for ap in aps]
     t["paired"] = [["comparison", "metric", "difference", "95% CI", "p", "n", "separated"]] + [
         [f"{p['a']} - {p['b']}", m, _num(p["diff"]), f"[{_num(p['ci'][0])}, {_num(p['ci'][1])}]" if p["ci"] else "n/a",
