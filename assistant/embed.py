@@ -10,7 +10,7 @@ import numpy as np
 
 from .errors import UserError
 from .files import sha256_folder
-from .hub import ModelSource, resolve, set_offline
+from .hub import ModelSource, check_folder, resolve, set_offline
 
 DEFAULT_EMBEDDING_MODEL = "all-minilm-l6-v2"
 _ALIASES = (DEFAULT_EMBEDDING_MODEL, "sentence-transformers/all-MiniLM-L6-v2", "default")
@@ -26,6 +26,13 @@ def embedded_model_dir() -> Path:
 
 def resolve_embedding_model(name: str | None = None) -> ModelSource:
     return resolve(name or DEFAULT_EMBEDDING_MODEL, aliases=_ALIASES, embedded=embedded_model_dir, what="embedding model")
+
+
+def check_embedding_model(name: str | None) -> None:
+    """A named embedding model resolves and its folder reads (hub.check_folder)."""
+    if name is not None:
+        what = "embedding model"
+        check_folder(resolve(name, aliases=_ALIASES, embedded=lambda: "", what=what), what)
 
 
 @dataclass

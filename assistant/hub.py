@@ -58,6 +58,36 @@ def resolve(name: str, *, aliases: tuple[str, ...], embedded, what: str) -> Mode
                     f"not an existing folder, not a Hugging Face id (owner/name)")
 
 
+def check_folder(source: ModelSource, what: str) -> ModelSource:
+    """Read a local model folder's config and its weights' headers (seconds at most, no weights
+    loaded), so that a folder that is no model fails before a run is made for it."""
+    if source.kind != "local":
+        return source
+    folder = Path(source.path)
+    if not (folder / "config.json").is_file():
+        raise UserError(f"{what} '{source.name}' is not a model folder: it has no config.json", path=folder)
+    from transformers import AutoConfig
+
+    try:
+        AutoConfig.from_pretrained(str(folder))
+    except (OSError, ValueError, KeyError, TypeError, RecursionError) as e:
+        raise UserError(f"{what} '{source.name}': transformers cannot read its config ({type(e).__name__}: "
+                        f"{str(e).splitlines()[0][:100] if str(e) else ''})", path=folder / "config.json") from None
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:  # models load from safetensors only (a pickled .bin could run code)
+        raise UserError(f"{what} '{source.name}' has no .safetensors weights", path=folder)
+    from safetensors import SafetensorError, safe_open
+
+    for path in weights:
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                f.keys()
+        except (SafetensorError, OSError) as e:
+            raise UserError(f"{what} '{source.name}': damaged weights ({str(e).splitlines()[0][:100]})",
+                            path=path) from None
+    return source
+
+
 def quiet_libraries() -> None:
     """Keep the libraries' own progress bars and advice out of our output."""
     import logging

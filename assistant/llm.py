@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Iterator
 
 from .errors import UserError
-from .hub import ModelSource, cache_dir, resolve, set_offline
+from .hub import ModelSource, cache_dir, check_folder, resolve, set_offline
 
 DEFAULT_BASE_MODEL = "smollm2-135m-instruct"
 _ALIASES = (DEFAULT_BASE_MODEL, "HuggingFaceTB/SmolLM2-135M-Instruct", "default")
@@ -86,6 +86,14 @@ def embedded_model_dir() -> Path:
 
 def resolve_base_model(name: str | None = None) -> ModelSource:
     return resolve(name or DEFAULT_BASE_MODEL, aliases=_ALIASES, embedded=embedded_model_dir, what="base model")
+
+
+def check_base_model(name: str | None) -> None:
+    """A named base model resolves and its folder reads (hub.check_folder); the embedded default
+    is not converted for it."""
+    if name is not None:
+        what = "base model"
+        check_folder(resolve(name, aliases=_ALIASES, embedded=lambda: "", what=what), what)
 
 
 def pick_device(device: str = "auto") -> str:

@@ -47,6 +47,16 @@ def configs(approaches: list[str], values: dict | None, quick: bool) -> dict:
     return {name: registry.make_config(name, values, quick) for name in registry.build_order(approaches)}
 
 
+def check_models(base_model: str | None, embedding_model: str | None) -> None:
+    """The named models resolve and their folders hold a readable model: a bad name or folder
+    fails here, before a run is made for it."""
+    from .embed import check_embedding_model
+    from .llm import check_base_model
+
+    check_base_model(base_model)
+    check_embedding_model(embedding_model)
+
+
 def compare(corpus, out, approaches=DEFAULT_APPROACHES, values: dict | None = None, quick: bool = False,
             probes: str | None = None, device: str = "auto", precision: str = DEFAULT_PRECISION,
             base_model: str | None = None, embedding_model: str | None = None, judge: str | None = None,
@@ -63,12 +73,14 @@ def compare(corpus, out, approaches=DEFAULT_APPROACHES, values: dict | None = No
     probe_items = load_probes(probes)  # a bad probes file fails before anything is written
     if not corpus.split("test"):
         raise UserError(f"corpus '{corpus.name}' has no test split to evaluate on", path=corpus.root)
+    check_models(base_model, embedding_model)
     run = Run.create(out, corpus=corpus, approaches=approaches, command="compare", base_model=base_model,
                      embedding_model=embedding_model,
                      config={**(config or values or {}), "approaches": approaches, "quick": quick, "probes": probes,
                              "device": device, "precision": precision, "judge": judge})
-    build(run, corpus, approaches, values, quick=quick, device=device, precision=precision, events=events,
-          cancel=cancel)
+    with run.removed_on_mistake():
+        build(run, corpus, approaches, values, quick=quick, device=device, precision=precision, events=events,
+              cancel=cancel)
     evaluate_run(run, corpus, approaches, quick=quick, probes=probe_items, probes_source=probes, device=device,
                  precision=precision, judge=judge, events=events, cancel=cancel)
     return run

@@ -151,6 +151,27 @@ class Run:
                     raise UserError(f"damaged manifest: {e}", path=c / "manifest.json") from None
         raise UserError(f"no run '{run}' in {out} (see `assistant runs list`)")
 
+    def remove(self) -> None:
+        """Delete the run: its folder and its registry row."""
+        import shutil
+
+        with self.lock():
+            Registry(self.out).forget(self.id)
+            shutil.rmtree(self.path, ignore_errors=True)
+        _LOCKS.pop(str((self.path / LOCK_FILE).resolve()), None)
+
+    @contextlib.contextmanager
+    def removed_on_mistake(self):
+        """Around the work of the command that made this run: a UserError (a bad setting, model or
+        input found only once work began) while no stage is done removes the run, so a mistake
+        leaves nothing half-made behind. Ctrl-C keeps it (a build resumes); so does a bug."""
+        try:
+            yield self
+        except UserError:
+            if not any(isinstance(s, dict) and s.get("status") == "done" for s in self.manifest["stages"].values()):
+                self.remove()
+            raise
+
     # -- manifest ------------------------------------------------------------------------------
     def lock(self):
         """The run's lock: held by whoever reads, changes and writes back part of the run, so two
@@ -257,6 +278,11 @@ class Registry:
                json.dumps(m.get("headline", {})), json.dumps(m.get("recommendation")), str(run.path.resolve()))
         with contextlib.closing(self._connect()) as con, con:
             con.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
+
+    def forget(self, run_id: str) -> None:
+        if self.path.exists():
+            with contextlib.closing(self._connect()) as con, con:
+                con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
 
     def list(self) -> list[dict]:
         if not self.path.exists():

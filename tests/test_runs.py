@@ -183,3 +183,63 @@ def test_two_writers_of_one_run_keep_each_others_stages(tmp_path):
     ft.set_stage("ft", "done")
     assert {k: v["status"] for k, v in Run.open(tmp_path, run.id).manifest["stages"].items()} == {"ft": "done", "rag": "done"}
     assert Registry(tmp_path).list()[0]["stages"] == {"ft": "done", "rag": "done"}
+
+
+def _small_corpus(root: Path) -> Path:
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "a.md").write_text("# Refunds\n\nRefunds are available within 30 days of purchase.\n")
+    (root / "qa.jsonl").write_text("".join(json.dumps({"question": f"How long is the refund window {i}?",
+                                                       "answer": "30 days", "doc_id": "a"}) + "\n" for i in range(12)))
+    return root
+
+
+def _bad_models(tmp: Path, good: Path) -> dict:
+    """name -> (the folder or name given, which flag): each no model in its own way."""
+    (tmp / "empty").mkdir()
+    (tmp / "random").mkdir()
+    (tmp / "random" / "model.safetensors").write_bytes(os.urandom(4096))
+    import shutil
+
+    shutil.copytree(good, tmp / "broken-weights")
+    weights = tmp / "broken-weights" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-200])
+    return {"missing path": (str(tmp / "no-such-model"), "--base-model"),
+            "empty folder": (str(tmp / "empty"), "--base-model"),
+            "random safetensors": (str(tmp / "random"), "--base-model"),
+            "not a model name": ("not a model!", "--base-model"),
+            "real config, broken weights": (str(tmp / "broken-weights"), "--base-model"),
+            "embedding: empty folder": (str(tmp / "empty"), "--embedding-model"),
+            "embedding: missing": (str(tmp / "no-such-embedder"), "--embedding-model")}
+
+
+@pytest.mark.parametrize("approach", ["rag", "ft"])
+def test_a_bad_model_leaves_no_run_behind(tmp_path, capsys, tiny_llm_path, tiny_embedder_path, approach):
+    """Issue 18 item 6: each exits 2 with one line and leaves no run folder and no registry row."""
+    corpus = _small_corpus(tmp_path / "corpus")
+    for case, (model, flag) in _bad_models(tmp_path, tiny_llm_path).items():
+        out = tmp_path / "runs" / case.replace(" ", "-").replace(":", "").replace(",", "")
+        models = {"--base-model": str(tiny_llm_path), "--embedding-model": str(tiny_embedder_path), flag: model}
+        argv = ["build", approach, "--corpus", str(corpus), "--out", str(out), "--device", "cpu",
+                *[x for kv in models.items() for x in kv], "--max-steps", "1", "--probe-questions", "0"]
+        if approach == "rag":
+            argv = argv[:-4]
+        assert main(argv) == 2, case
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and err.startswith("assistant: error:"), (case, err)  # no work began
+        assert not out.exists() or [p.name for p in out.iterdir() if p.is_dir()] == [], case
+        assert Registry(out).list() == [], case
+
+
+@pytest.mark.parametrize("approach,setting", [("ft", ["--max-length", "16"]), ("rag", ["--chunk-tokens", "100000",
+                                                                                     "--chunk-overlap", "8"])])
+def test_a_setting_found_bad_once_work_began_leaves_no_run_behind(tmp_path, capsys, tiny_llm_path, tiny_embedder_path,
+                                                                   approach, setting):
+    corpus = _small_corpus(tmp_path / "corpus")
+    out = tmp_path / "runs"
+    extra = ["--max-steps", "1", "--probe-questions", "0"] if approach == "ft" else []
+    assert main(["build", approach, "--corpus", str(corpus), "--out", str(out), "--device", "cpu", "--base-model",
+                 str(tiny_llm_path), "--embedding-model", str(tiny_embedder_path), *setting, *extra]) == 2
+    err = capsys.readouterr().err.strip()  # progress lines, then the one line of the error
+    assert [line for line in err.splitlines() if not line.startswith("...")] == [err.splitlines()[-1]], err
+    assert err.splitlines()[-1].startswith("assistant: error:") and "Traceback" not in err, err
+    assert [p.name for p in out.iterdir() if p.is_dir()] == [] and Registry(out).list() == []

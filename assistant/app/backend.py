@@ -57,8 +57,10 @@ def corpus_summary(corpus) -> dict:
 
 # -- builds and evaluation: the pipeline's, with the screen's events and cancel token ---------
 def create_run(out: str | Path, corpus, settings: BuildSettings):
+    from ..pipeline import check_models
     from ..runs import Run
 
+    check_models(settings.base, settings.embedding)  # a bad model fails before a run is made for it
     config = {"quick": settings.quick, **settings.values, "device": settings.device, "precision": settings.precision,
               "domain": settings.domain, "corpus": settings.corpus_path}
     return Run.create(out, corpus=corpus, config=config, approaches=list(settings.approaches), command="tui build",

@@ -4,6 +4,7 @@ the flags are the approach's Config fields (and those of what it requires); `bui
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 from ..errors import UserError
@@ -22,12 +23,14 @@ def cmd_build(args) -> int:
     if args.resume and not args.run:
         raise UserError("--resume continues an interrupted build: name its run with --run RUN")
     run, corpus = _shared_run_for_build(args, name)
+    made_here = corpus is not None  # a new run (in the main process): a mistake removes it again
     corpus = corpus or _corpus_of_run(args, run)
     quiet = args.json or int(os.environ.get("RANK", "0")) > 0
     # a resume continues the build as it was configured: only the settings named here must agree
     precision = args.precision if named(args, "precision") or not args.resume else None
-    results = pipeline.build(run, corpus, [name], values, quick=args.quick, device=args.device,
-                             precision=precision, events=ConsoleEvents(quiet), resume=args.resume, again=True)
+    with run.removed_on_mistake() if made_here else contextlib.nullcontext():
+        results = pipeline.build(run, corpus, [name], values, quick=args.quick, device=args.device,
+                                 precision=precision, events=ConsoleEvents(quiet), resume=args.resume, again=True)
     summary = results.get(name)
     if summary:  # only the main process of a multi-process launch reports
         describe = approaches.get(name).describe
@@ -39,11 +42,13 @@ def cmd_build(args) -> int:
 def _run_for_build(args, approach: str):
     """The run a build writes into: `--run RUN` (add to an existing run) or a new one."""
     from ..corpus import resolve_corpus
+    from ..pipeline import check_models
     from ..runs import Run
 
     if getattr(args, "run", None):
         return Run.open(args.out, args.run), None
     corpus = resolve_corpus(args.domain, args.corpus)
+    check_models(args.base_model, args.embedding_model)  # a bad model fails before a run is made for it
     run = Run.create(args.out, corpus=corpus, config=values_of(args),
                      approaches=[approach], command=f"build {approach}", base_model=args.base_model,
                      embedding_model=args.embedding_model)
