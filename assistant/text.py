@@ -100,7 +100,7 @@ def fact_terms(text: str) -> list[str]:
         if tok in ".!?":
             sentence_start = True
             continue
-        low = tok.lower().strip("'-")
+        low = tok.lower().strip("'-").removesuffix("'s")  # the landlord's = the landlord
         if low in _stop_words() or len(low) < 2:
             sentence_start = False
             continue

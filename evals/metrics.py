@@ -7,13 +7,15 @@ Facts, not style. The accuracy the recommendation decides on is, by the item's a
     shorter than a sentence: assistant.corpus.model.answer_form): normalised match of the reference or an alias, either the
     whole answer or a whole-word span of it (a chat model answers "The Pro plan costs $12." for
     "$12"; SQuAD-normalised strict equality is also kept as `exact_match`, shown beside);
-  - closed-form items (yes/no, yes/no/maybe): the option the answer begins with; the report
-    decides these on option likelihood, what the model knows, and shows this as answer form;
+  - closed-form items (yes/no, yes/no/maybe): the option the answer gives, said first or implied
+    ("Cryptocurrency isn't accepted" is No), with nothing added that contradicts the reference;
+    the report decides these on option likelihood, what the model knows, and shows this beside;
   - everything else, and a "short" reference that is a sentence: key-fact recall (IDF-weighted
     recall of the reference's content terms, numbers and names counted exactly) >= KEY_FACT_PASS.
 Both sides are compared with their numbers, units and dates in one spelling (evals/values.py:
 "5GB" = "five gigabytes"), and an answer that negates the reference's claim fails whatever it
-recalls (evals/polarity.py). Token F1, ROUGE-L (the `rouge_score` library, the one ragas uses),
+recalls (evals/polarity.py), as does a hedge between values ("7 days, or possibly 14"). Terms the
+question names are given: key facts are what the reference adds to it. Token F1, ROUGE-L (the `rouge_score` library, the one ragas uses),
 ragas' NonLLMStringSimilarity and embedding cosine are style metrics, shown beside.
 
 A metric that cannot run is recorded as {"status": "not run", "reason": ...}: never NaN or 0.
@@ -27,10 +29,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from assistant.corpus.model import answer_form
-from assistant.text import answer_terms, fact_terms, stem
+from assistant.text import NUMBER, answer_terms, fact_terms, stem
 
-from .polarity import contradicts
-from .values import canonical
+from .polarity import answers_no, contradicts
+from .values import UNITS, canonical
 
 NUMBER_WEIGHT = 3.0  # a number weighs three times the rarest word
 KEY_FACT_PASS = 0.5  # an answer that states at least half the reference's (weighted) facts counts as correct
@@ -93,18 +95,56 @@ def rouge_l(prediction: str, references: list[str]) -> float:
 
 
 # -- refusals -----------------------------------------------------------------------------
+_NOT = r"(?:n'?t| not)"
 _REFUSAL = re.compile(
-    r"(do(es)? not (say|mention|specify|state|contain|provide|cover|include)|doesn'?t (say|mention|specify|state|cover)|"
-    r"not (in|covered by|mentioned in|stated in|found in) the (documents?|sources?|context|information)|"
-    r"(can ?not|can'?t|could ?not|couldn'?t|unable to) (find|answer|determine|tell|say|provide|locate)|"
-    r"no (information|mention|details?|data) (about|on|regarding|in|is)|"
-    r"(is|are) not (available|provided|specified|mentioned)|i (do not|don'?t) know|not sure|no answer)",
+    rf"(do(es)?{_NOT} (say|mention|specify|state|contain|provide|cover|include|name|list|give)|"
+    r"not (in|covered by|mentioned in|stated in|found in|given in|listed in) the (documents?|sources?|context|information)|"
+    r"(can ?not|can'?t|could ?not|couldn'?t|unable to) (find|answer|determine|tell|say|provide|locate|give)|"
+    r"no (information|mention|details?|data) (about|on|regarding|in|is)|no way to (tell|know|say)|"
+    rf"(is|are|was|were){_NOT} (available|provided|specified|mentioned|given|stated|listed|covered|named|included)|"
+    r"^\W*not (stated|given|specified|mentioned|known)|"
+    r"(not|n't) (been )?(\w+ ){1,2}(in|by|from) the (documents?|sources?|context|material|articles?|help cent(re|er))|"
+    rf"i (do|did){_NOT} (know|have (that|this|the|any|those))|not sure|no answer)",
     re.I)
+# a guess is not a refusal, and a hedge between two values is not an answer
+HEDGE = re.compile(r"\b(probably|possibly|perhaps|maybe|likely|i think|i believe|i guess|might be|may be|could be)\b",
+                   re.I)
 
 
 def is_refusal(text: str) -> bool:
-    """Whether the answer declines to answer (the right answer to an unanswerable item)."""
-    return bool(_REFUSAL.search(text.replace("’", "'")))
+    """Whether the answer declines to answer (the right answer to an unanswerable item), and
+    does not guess a value all the same ("Probably 4 weeks, though the documents do not say")."""
+    text = text.replace("’", "'")
+    return bool(_REFUSAL.search(text)) and not (HEDGE.search(text) and NUMBER.search(text))
+
+
+def _numbers(text: str) -> set[str]:
+    return {m.group().rstrip(".:") for m in NUMBER.finditer(canonical(text))}
+
+
+_VALUE_UNIT = re.compile(r"(\d[\d.,:]*)\s?([a-z%]+)", re.I)
+
+
+def wrong_unit(prediction: str, reference: str) -> bool:
+    """Whether the answer gives a number of the reference with another unit ("90 hours" for
+    "90 days"): compared after canonical(), so "five days" and "5 days" agree."""
+    units = {u for u in set(UNITS.values())}
+
+    def pairs(text):
+        return {(n, u.lower()) for n, u in _VALUE_UNIT.findall(canonical(text)) if u.lower() in units}
+
+    want, said = pairs(reference), pairs(prediction)
+    return any(n == m and u != v for n, u in want for m, v in said) and not want & said
+
+
+def hedges(prediction: str, reference: str) -> bool:
+    """Whether the answer offers a value the reference does not state as a guess or an
+    alternative ("7 days, or possibly 14 days"; "2 or 3 months" for "3 months")."""
+    extra = _numbers(prediction) - _numbers(reference)
+    if not extra:
+        return False
+    said = canonical(prediction)
+    return bool(HEDGE.search(said) or re.search(r"\d[\w.,:]*\s+(?:\w+\s+){0,2}or\s+(?:\w+\s+)?\d", said))
 
 
 # -- key facts ----------------------------------------------------------------------------
@@ -144,13 +184,18 @@ def _plain(term: str) -> str:
     return stem(term[5:]) if term.startswith("name:") else term
 
 
-def key_fact_recall(prediction: str, references: list[str], idf: IdfTable) -> float:
+def key_fact_recall(prediction: str, references: list[str], idf: IdfTable, question: str = "") -> float:
     """IDF-weighted share of the reference's content terms that the answer states: rare terms
-    (names, numbers, specific nouns) weigh most, so a vague answer scores low. Best over aliases."""
+    (names, numbers, specific nouns) weigh most, so a vague answer scores low. Terms the question
+    already names are given, not facts the answer adds, so they count only when the reference
+    has no others ("What happens to exports over 50 GB?": the fact is "split into ZIP files").
+    Best over aliases."""
     answer = answer_terms(prediction)
+    asked = set(content_terms(question)) if question else set()
     best = 0.0
     for ref in references:
         terms = set(content_terms(ref))
+        terms = (terms - asked) or terms
         if not terms:
             continue
         total = sum(idf.weight(t) for t in terms)
@@ -171,8 +216,16 @@ def closed_form_options(answer_type: str | None) -> list[str] | None:
     return None
 
 
+# openings that begin with an option word and are not that answer ("No problem, you can...")
+_NOT_AN_OPTION = re.compile(r"^\W*no (problem|doubt|question|worries)\b", re.I)
+MAYBE = re.compile(r"\b(maybe|possibly|perhaps|it depends|depends on|only if|only when|unless|not always|sometimes|"
+                   r"in some cases)\b", re.I)
+
+
 def closed_form_label(reference: str, options: list[str]) -> int | None:
     """Which option the reference answer gives (its first word: "Yes, within 30 days." -> Yes)."""
+    if _NOT_AN_OPTION.search(reference):
+        return None
     first = normalize_answer(reference).split()[:1]
     for i, opt in enumerate(options):
         if first == [opt.lower()]:
@@ -180,8 +233,42 @@ def closed_form_label(reference: str, options: list[str]) -> int | None:
     return None
 
 
+def implied_option(prediction: str, options: list[str], question: str = "") -> int | None:
+    """The option an answer that does not begin with one gives by what it says: a condition
+    ("only if", "unless") is Maybe where Maybe is an option; a refusal gives none; otherwise
+    No when it says no ("Cryptocurrency isn't accepted", evals/polarity.answers_no), else Yes."""
+    names = [o.lower() for o in options]
+    prediction = _NOT_AN_OPTION.sub("", prediction)
+    if not prediction.strip() or is_refusal(prediction):
+        return None
+    if "maybe" in names and MAYBE.search(prediction):
+        return names.index("maybe")
+    return names.index("no") if answers_no(prediction, question) else names.index("yes")
+
+
+def _rest(text: str) -> str:
+    """A closed-form answer without its option word ("Yes, with a fine" -> "with a fine")."""
+    return re.sub(r"^\W*(yes|no|maybe)\b\W*", "", _NOT_AN_OPTION.sub("", text), flags=re.I)
+
+
+def closed_form_right(prediction: str, reference: str, options: list[str], question: str = "") -> bool:
+    """The answer gives the reference's option (said first, or implied), and what it adds does not
+    contradict the reference or state another value where the reference states one."""
+    label = closed_form_label(reference, options)
+    said = closed_form_label(prediction, options)
+    if said is None:
+        said = implied_option(prediction, options, question)
+    if label is None or said != label:
+        return False
+    rest, ref_rest = _rest(prediction), _rest(reference)
+    wanted, stated = _numbers(ref_rest), _numbers(rest)
+    wrong_value = bool(wanted and stated and not wanted & stated) or wrong_unit(rest, ref_rest)
+    return not (wrong_value or contradicts(rest, ref_rest) or hedges(rest, ref_rest))
+
+
 def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
-    """All text metrics of one answer. `item` has reference, aliases, kind, answer_type."""
+    """All text metrics of one answer. `item` has reference, aliases, kind, answer_type, and
+    the question (whose terms are given, not facts to recall)."""
     refs = [item["reference"], *item.get("aliases", [])]
     said, wanted = canonical(prediction), [canonical(r) for r in refs]
     scores = {
@@ -189,26 +276,27 @@ def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
         "span_match": span_match(said, wanted),
         "token_f1": token_f1(prediction, refs),
         "rouge_l": rouge_l(prediction, refs),
-        "key_fact_recall": key_fact_recall(said, wanted, idf),
+        "key_fact_recall": key_fact_recall(said, wanted, idf, canonical(item.get("question") or "")),
         "refusal": float(is_refusal(prediction)),
         "contradiction": float(contradicts(said, wanted[0])),
     }
+    unsure = hedges(prediction, item["reference"]) or wrong_unit(prediction, item["reference"])
     form = answer_form(item.get("answer_type"), item.get("aliases", []), item["reference"])
     if item.get("kind") == "unanswerable":
         scores["accuracy"], scores["accuracy_rule"] = scores["refusal"], "refusal"
     elif form == "short":
-        ok = scores["span_match"] and not scores["contradiction"]
+        ok = scores["span_match"] and not scores["contradiction"] and not unsure
         scores["accuracy"], scores["accuracy_rule"] = float(ok), "exact match"
     elif form in CLOSED_FORM:
-        # the generated answer must start with the right word (its form; the report decides
-        # closed-form items on option likelihood)
+        # the option the generated answer gives, said first or implied (the report decides
+        # closed-form items on option likelihood and shows this beside); form_ok: it began
+        # with an option word, as the question asked
         opts = closed_form_options(form)
-        label = closed_form_label(item["reference"], opts)
-        said_option = closed_form_label(prediction, opts)
-        scores["accuracy"], scores["accuracy_rule"] = float(label is not None and said_option == label), "yes/no word"
-        scores["form_ok"] = float(said_option is not None)
+        scores["accuracy"] = float(closed_form_right(prediction, item["reference"], opts, item.get("question") or ""))
+        scores["accuracy_rule"] = "yes/no, said or implied"
+        scores["form_ok"] = float(closed_form_label(prediction, opts) is not None)
     else:
-        ok = scores["key_fact_recall"] >= KEY_FACT_PASS and not scores["contradiction"]
+        ok = scores["key_fact_recall"] >= KEY_FACT_PASS and not scores["contradiction"] and not unsure
         scores["accuracy"] = float(ok)
         scores["accuracy_rule"] = ("key-fact recall (labelled short, scored as a sentence)" if form == "sentence"
                                    else "key-fact recall")

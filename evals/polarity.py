@@ -21,23 +21,63 @@ from assistant.text import fact_terms, stem
 # purpose: "cancel without a fee" and "cancellation is free" say the same thing
 CUES = {"not", "no", "never", "none", "nothing", "nobody", "neither", "nor", "cannot", "cant", "isnt", "arent",
         "wasnt", "werent", "dont", "doesnt", "didnt", "wont", "wouldnt", "shouldnt", "couldnt", "hasnt",
-        "havent", "hadnt", "mustnt", "neednt"}
+        "havent", "hadnt", "mustnt", "neednt",
+        # a prohibition answers "can I ...?" with no: "Letting fees are prohibited"
+        "prohibited", "forbidden", "banned", "barred", "abolished", "disallowed"}
 # phrases with a cue that negate nothing ("no later than 30 days" is a deadline)
 NOT_NEGATIONS = re.compile(r"\b(no|not) (later|more|less|fewer|earlier|sooner|longer) than\b|\bnot only\b"
-                           r"|\bno matter\b|\bif not\b", re.I)
-_CLAUSE_END = re.compile(r"[;:.!?()]|,\s*(?:but|however|although|though|whereas|while)\b|\b(?:but|however|whereas)\b",
-                         re.I)
+                           r"|\bno matter\b|\bif not\b|\bnot (to )?exceed", re.I)
+# ", not the tenant," is a clause of its own: "The landlord, not the tenant, pays the rates"
+_ASIDE = re.compile(r",\s*(not\b[^,;.]*)")
+# a negation does not reach past a clause: punctuation, a contrast, or a subordinate clause
+# ("is not given when the QTc is above 470": the QTc clause is not negated)
+_CLAUSE_END = re.compile(r"[;:()]|[.!?](?=\s|$)|,\s*(?:while|so|which|otherwise)\b"
+                         r"|\b(?:but|however|although|though|whereas|since|because(?! of)|when|unless|if|until)\b", re.I)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+
+
+def _split(text: str) -> list[str]:
+    return _CLAUSE_END.split(_ASIDE.sub(r"; \1;", NOT_NEGATIONS.sub(" ", text)))
+
+
+def _words(clause: str) -> list[str]:
+    return [w.lower().replace("’", "'") for w in _WORD.findall(clause)]
+
+
+def _is_cue(word: str) -> bool:
+    return word.replace("'", "") in CUES or word.endswith("n't")
+
+
+def _negated(words: list[str]) -> bool:
+    return any(_is_cue(w) for w in words)
+
+
+def answers_no(answer: str, question: str) -> bool:
+    """Whether an answer without a yes or a no says no to a yes/no question. A bare first clause
+    ("It doesn't — ...", "Never.") says it outright; otherwise the clause that shares most terms
+    with the question decides, a negated one winning a tie ("They go back to pharmacy to be
+    destroyed, not on the ward")."""
+    parts = [p for clause in re.split(r"[—–]|\s-\s", answer) for p in _split(clause) if p and _words(p)]
+    if not parts:
+        return False
+    first = _words(parts[0])
+    if not fact_terms(" ".join(w for w in first if not _is_cue(w))):
+        return _negated(first)
+    asked = {stem(t[5:]) if t.startswith("name:") else t for t in fact_terms(question)}
+    scored = [(len(asked & {stem(t[5:]) if t.startswith("name:") else t for t in fact_terms(p)}), _negated(_words(p)))
+              for p in parts]
+    best = max(k for k, _ in scored)
+    return any(neg for k, neg in scored if k == best)
 
 
 def clauses(text: str) -> list[tuple[bool, set[str]]]:
     """(negated?, fact terms) of each clause of a text; names are folded to plain words."""
     out = []
-    for clause in _CLAUSE_END.split(NOT_NEGATIONS.sub(" ", text)):
-        words = [w.lower().replace("’", "'") for w in _WORD.findall(clause)]
+    for clause in _split(text):
+        words = _words(clause)
         if not words:
             continue
-        negated = any(w.replace("'", "") in CUES or w.endswith("n't") for w in words)
+        negated = _negated(words)
         terms = {stem(t[5:]) if t.startswith("name:") else t for t in fact_terms(clause)}
         if terms:
             out.append((negated, terms))
@@ -46,13 +86,15 @@ def clauses(text: str) -> list[tuple[bool, set[str]]]:
 
 def contradicts(answer: str, reference: str) -> bool:
     """Whether the answer's clauses that state a clause of the reference (share most of its
-    terms, and at least two, or its only one) all have the opposite polarity."""
+    terms, and at least two) all have the opposite polarity."""
     said = clauses(answer)
     if not said:
         return False
     for negated, terms in clauses(reference):
+        if len(terms) < 2:  # one word is too little to tell a claim from a passing mention
+            continue
         shared = [len(c_terms & terms) for _, c_terms in said]
         best = max(shared)
-        if best >= min(2, len(terms)) and all(n != negated for (n, _), k in zip(said, shared) if k == best):
+        if best >= 2 and all(n != negated for (n, _), k in zip(said, shared) if k == best):
             return True
     return False

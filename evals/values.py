@@ -1,6 +1,6 @@
 """Numbers, units and dates written as values, so that an answer is compared with its reference by
 what it says and not how it spells it: "5GB" = "5 GB" = "five gigabytes", "$12.00" = "12 dollars",
-"2/5/20" = "February 5, 2020" = "2020-02-05".
+"2/5/20" = "February 5, 2020" = "2020-02-05", "8 a.m." = "08:00".
 
 `canonical(text)` rewrites a text with every value it recognises in one spelling (dates as ISO
 `2020-02-05`, numbers as digits without thousands separators or trailing zeros, units by one
@@ -80,9 +80,27 @@ def _number(digits: str) -> str:
     return n
 
 
+_SPACED_THOUSANDS = re.compile(r"\b(\d{1,3})[ \u00a0\u202f](\d{3})\b(?![.,:]\d)")  # "50 000", as SI writes it
+_CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m\b\.?", re.I)  # 8 a.m., 6pm, 10:30 AM
+_HHMM = re.compile(r"\b(\d{1,2}):(\d{2})\b")
+
+
+def _times(text: str) -> str:
+    """Clock times as 24-hour HH:MM: "8 a.m." = "08:00", "6 pm" = "18:00"."""
+    def clock(m):
+        h, mins, half = int(m[1]), int(m[2] or 0), m[3].lower()
+        if not (1 <= h <= 12 and mins < 60):
+            return m.group()
+        h = h % 12 + (12 if half == "p" else 0)
+        return f"{h:02d}:{mins:02d}"
+
+    text = _CLOCK.sub(clock, text)
+    return _HHMM.sub(lambda m: f"{int(m[1]):02d}:{m[2]}" if int(m[1]) < 24 and int(m[2]) < 60 else m.group(), text)
+
+
 def canonical(text: str) -> str:
-    """The text with its dates, numbers and units in one spelling each (see the module doc)."""
-    text = _dates(text)
+    """The text with its dates, times, numbers and units in one spelling each (see the module doc)."""
+    text = _times(_dates(_SPACED_THOUSANDS.sub(r"\1\2", text)))
     text = _NUMBER_WORD.sub(lambda m: str(NUMBER_WORDS[m[1].lower()]), text)
     text = _CURRENCY_BEFORE.sub(lambda m: f"{_number(m[2])} {UNITS[m[1]]}", text)
     text = _NUMBER_UNIT.sub(lambda m: f"{_number(m[1])} {UNITS[m[2].lower()]}", text)

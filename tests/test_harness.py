@@ -145,9 +145,9 @@ def test_eval_command_always_takes_base_as_the_reference(tmp_path, monkeypatch, 
 
 def test_a_yes_sayer_cannot_win_closed_form_items_by_form_alone(tmp_path):
     """One approach always begins "Yes" and knows nothing (its option likelihood ignores the
-    question); the other knows every answer by option likelihood but never begins with the
-    option word. Decided on what they know, the knower wins, and the report says why the
-    yes-sayer's generated answers look better."""
+    question); the other knows every answer by option likelihood but never says it in words
+    (it answers that it cannot tell). Decided on what they know, the knower wins, and the report
+    says why the yes-sayer's generated answers look better."""
     from evals.report import build_report
 
     docs = [Document("d", "Policy", "Avalon policy text. " * 10)]
@@ -171,7 +171,7 @@ def test_a_yes_sayer_cannot_win_closed_form_items_by_form_alone(tmp_path):
         name = "rag"
 
         def answer(self, questions):
-            return [Answer("The policy covers this case.", [], 0.01) for _ in questions]
+            return [Answer("I cannot tell from the policy text.", [], 0.01) for _ in questions]
 
         def option_scores(self, question, options):
             return [0.0 if o == label.get(question, "").rstrip(".") else -1.0 for o in options]

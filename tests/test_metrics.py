@@ -156,3 +156,60 @@ def test_a_short_label_on_a_sentence_is_scored_as_a_sentence():
     assert answer_form(None, ["an alias"], item["reference"]) == "sentence"
     assert answer_form(None, ["an alias"], "$12") == "short"
     assert answer_form("long", [], "$12") == "long"
+
+
+def test_the_decision_agrees_with_the_labelled_set():
+    """A floor under the agreement measured by benchmarks/scorer_agreement.py (kappa 0.61 on all
+    313 labelled answers when this was written): a change to the scorer that loses it fails here."""
+    import json
+    from pathlib import Path
+
+    from sklearn.metrics import cohen_kappa_score
+
+    from assistant.corpus import DOMAINS, resolve_corpus
+
+    rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "scorer_agreement.jsonl").open()]
+    idf = m.IdfTable.from_texts([d.text for dm in DOMAINS for d in resolve_corpus(dm).documents])
+    decided = [m.score_answer(r["answer"], {**r, "aliases": r.get("aliases", [])}, idf)["accuracy"] >= 0.5 for r in rows]
+    assert cohen_kappa_score([r["correct"] for r in rows], decided) >= 0.55
+    wrong_negations = [d for r, d in zip(rows, decided) if r["case"] == "negation" and not r["correct"]]
+    assert sum(wrong_negations) <= 2 and len(wrong_negations) >= 20
+
+
+@pytest.mark.parametrize("answer, reference, answer_type, right", [
+    ("Cryptocurrency isn't accepted.", "No, Avalon does not accept cryptocurrency.", "yes/no", True),
+    ("It does count as downtime.", "Yes, emergency maintenance counts as downtime.", "yes/no", True),
+    ("It doesn't — holiday lets under 28 days are outside the Code.", "No, the Code does not apply.", "yes/no", True),
+    ("No problem, you can buy more seats.", "Yes, you can buy more seats than members.", "yes/no", True),
+    ("Only if it is clinically essential.", "Maybe; only if the move is clinically essential.", "yes/no/maybe", True),
+    ("The documents do not say.", "No, files are deleted only from the device.", "yes/no", False),
+    ("Yes, with a fine of up to 30,000 crowns.", "Yes, with a fine of up to 3,000 crowns.", "yes/no", False),
+    ("No, although executable files such as .exe are blocked.",
+     "No, Avalon Drive does not block any file type; uploads are scanned.", "yes/no", False),
+])
+def test_a_closed_form_answer_is_read_for_the_option_it_gives(answer, reference, answer_type, right):
+    item = {"question": "", "reference": reference, "aliases": [], "kind": "unseen", "answer_type": answer_type}
+    s = m.score_answer(answer, item, IDF)
+    assert s["accuracy"] == float(right)
+    assert s["form_ok"] == float(answer.split()[0].strip(",").lower() in ("yes", "no", "maybe")
+                                 and not answer.startswith("No problem"))
+
+
+def test_hedges_units_times_and_guesses():
+    short = {"reference": "7 days", "aliases": [], "kind": "unseen", "answer_type": "short"}
+    assert m.score_answer("I think it's 7 days, or possibly 14 days.", short, IDF)["accuracy"] == 0.0
+    assert m.score_answer("7 days", short, IDF)["accuracy"] == 1.0
+    long = {"reference": "Admins can recover them for 90 days.", "aliases": [], "kind": "unseen", "answer_type": "long"}
+    assert m.score_answer("Admins can recover them for 90 hours.", long, IDF)["accuracy"] == 0.0
+    from evals.values import canonical
+
+    assert canonical("8 a.m.") == canonical("08:00") and canonical("6 pm") == "18:00"
+    assert canonical("50 000 items") == "50000 items"
+    assert m.is_refusal("Not stated.") and not m.is_refusal("Probably 4 weeks, though the documents do not say.")
+
+
+def test_terms_the_question_names_are_not_facts_to_recall():
+    item = {"question": "What happens to exports larger than 50 GB?", "reference": "Exports larger than 50 GB are "
+            "split into several ZIP files.", "aliases": [], "kind": "unseen", "answer_type": "long"}
+    assert m.score_answer("Exports larger than 50 GB are deleted.", item, IDF)["accuracy"] == 0.0
+    assert m.score_answer("They are split into ZIP files.", item, IDF)["accuracy"] == 1.0
