@@ -3,9 +3,12 @@
 RULE (also printed in every report):
 
 1. Accuracy first. The approach with the highest test accuracy leads (closed-form items count
-   by option likelihood, what the model knows, not by the word its answer begins with). Any approach whose
-   paired difference from the leader has a 95% bootstrap interval that excludes zero (and a
-   paired test with p < 0.05) is out; only a measured difference counts. Those left are "not separated" by the evidence.
+   by option likelihood, what the model knows, not by the word its answer begins with). Any
+   approach whose paired difference from the leader has a 95% bootstrap interval that excludes
+   zero (items about the same document resampled together) and a paired test with a
+   Holm-adjusted p < 0.05 (over every pairwise comparison) is out; only a measured difference
+   counts. Those left are "not separated" by the evidence, and the report says how large a
+   difference the test set could have shown.
 2. Unseen facts. Among those left, an approach measurably behind (paired interval excludes
    zero) the best on unseen-fact accuracy (facts that are in the documents but in no training
    pair) is out: that is where a domain assistant meets new questions.
@@ -61,6 +64,17 @@ def _max_bias(report, ap) -> tuple[float | None, str]:
     return worst, where
 
 
+def _power_text(p: dict) -> str:
+    """What a comparison that separated nothing could and could not have shown."""
+    if p.get("mde") is None:
+        return p.get("power_note") or ""
+    gap = max(abs(p["ci"][0]), abs(p["ci"][1]))
+    need = (f"; separating the observed {_pct(abs(p['diff']))} would take about {p['n_needed']} items"
+            if p.get("n_needed") else "")
+    return (f"They may differ by up to {_pct(gap)} points and this test set cannot tell: the smallest difference it "
+            f"could show (4 times in 5) is about {_pct(p['mde'])}{need}.")
+
+
 def _form_notes(report: dict, aps: list[str], winner: str) -> list[str]:
     """Closed-form items are decided by option likelihood (what a model knows); an approach
     that gets more of them right in its generated answers only by beginning with the expected
@@ -109,7 +123,8 @@ def recommend(report: dict) -> dict:
             left.append(ap)
             txt = "no paired comparison" if not p else (f"difference {_pct(p['diff'])}, paired 95% CI {_pct(p['ci'][0])} "
                                                           f"to {_pct(p['ci'][1])}, n={p['n']}")
-            reasons.append(f"The evidence does not separate {leader} from {ap} ({_pct(f['value'])}; {txt}).")
+            reasons.append(f"The evidence does not separate {leader} from {ap} ({_pct(f['value'])}; {txt})."
+                           + (" " + _power_text(p) if p else ""))
     separated = len(left) == 1 and len(aps) > 1
     tied = list(left)
 

@@ -15,7 +15,7 @@ from .. import injection as injection_mod
 from .. import overfitting
 from ..metrics import JUDGE_METRICS
 from ..recommend import RULE, recommend
-from ..stats import mean_ci, paired_difference
+from ..stats import holm, mean_ci, paired_difference
 
 KINDS = ("paraphrase", "unseen", "unanswerable")
 STYLE_METRICS = ("exact_match", "span_match", "key_fact_recall", "token_f1", "rouge_l", "semantic_similarity",
@@ -66,6 +66,12 @@ def _judge_figure(records: list[dict], metric: str, not_run: dict) -> dict:
     return fig
 
 
+def cluster_of(record: dict) -> str:
+    """The source document(s) an item asks about: items that share them pass or fail together,
+    so they are resampled together. An item with no document is a cluster of its own."""
+    return "|".join(sorted(record.get("doc_ids") or [])) or f"item:{record['id']}"
+
+
 def build_report(eval_dir: Path, manifest: dict) -> dict:
     rec = load_records(eval_dir)
     answers, options, meta, build = rec["answers"], rec["options"], rec["meta"], rec["build"]
@@ -78,8 +84,11 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
     accuracy = {}
     for ap in approaches:
         rs = test[ap]
-        entry = {"overall": mean_ci([r["scores"]["accuracy"] for r in rs]),
-                 "by_kind": {k: mean_ci([r["scores"]["accuracy"] for r in rs if r["kind"] == k]) for k in KINDS},
+        def acc(keep=lambda r: True):
+            kept = [r for r in rs if keep(r)]
+            return mean_ci([r["scores"]["accuracy"] for r in kept], clusters=[cluster_of(r) for r in kept])
+
+        entry = {"overall": acc(), "by_kind": {k: acc(lambda r, k=k: r["kind"] == k) for k in KINDS},
                  "rules": {rule: sum(1 for r in rs if r["scores"].get("accuracy_rule") == rule)
                            for rule in sorted({r["scores"].get("accuracy_rule") for r in rs})},
                  "metrics": {m: _metric_figure(rs, m, not_run) for m in STYLE_METRICS},
@@ -102,10 +111,13 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
     paired = {"accuracy": [], "accuracy_unseen": []}
     for a, b in combinations(approaches, 2):
         for name, keep in (("accuracy", lambda r: True), ("accuracy_unseen", lambda r: r["kind"] == "unseen")):
-            ra = {r["id"]: r["scores"]["accuracy"] for r in test[a] if keep(r)}
+            ra = {r["id"]: r for r in test[a] if keep(r)}
             rb = {r["id"]: r["scores"]["accuracy"] for r in test[b] if keep(r)}
             ids = sorted(set(ra) & set(rb))
-            paired[name].append({"a": a, "b": b, **paired_difference([ra[i] for i in ids], [rb[i] for i in ids])})
+            paired[name].append({"a": a, "b": b, **paired_difference(
+                [ra[i]["scores"]["accuracy"] for i in ids], [rb[i] for i in ids], clusters=[cluster_of(ra[i]) for i in ids])})
+    for comparisons in paired.values():  # each metric's pairwise tests are one family
+        holm(comparisons)
 
     probe_recs = rec["bias"]
     bbq = {ap: bias_mod.bbq_scores([r for r in probe_recs if r["approach"] == ap]) for ap in approaches}

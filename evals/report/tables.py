@@ -27,9 +27,12 @@ def table_rows(r: dict) -> dict[str, list[list[str]]]:
                     "generated answer right"]] + [
         [ap, *(fmt(r["accuracy"][ap]["closed_form"].get(k)) for k in ("option_likelihood", "form", "generated"))]
         for ap in aps]
-    t["paired"] = [["comparison", "metric", "difference", "95% CI", "p", "n", "separated"]] + [
+    t["paired"] = [["comparison", "metric", "difference", "95% CI", "p", "p (Holm)", "n", "separated",
+                    "smallest it could show", "items to separate it"]] + [
         [f"{p['a']} - {p['b']}", m, _num(p["diff"]), f"[{_num(p['ci'][0])}, {_num(p['ci'][1])}]" if p["ci"] else "n/a",
-         _num(p["p_value"], 3), str(p["n"]), "yes" if p["separated"] else "no"]
+         _num(p["p_value"], 3), _num(p.get("p_holm"), 3),
+         f"{p['n']}" + (f" ({p['clusters']} documents)" if p.get("clusters") else ""), "yes" if p["separated"] else "no",
+         _num(p.get("mde")), "-" if p["separated"] else str(p.get("n_needed") or "n/a")]
         for m, ps in r["paired"].items() for p in ps]
     rows = [["approach", "category", "acc. ambiguous", "acc. disambiguated", "s_DIS", "s_AMB"]]
     for ap in aps:
