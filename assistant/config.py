@@ -15,7 +15,7 @@ class ApproachConfig(BaseModel):
     """Fields marked `json_schema_extra={"form": True}` are shown in the app's Home form; every
     field is a CLI flag (--name-with-dashes) and a TOML key (name_with_underscores)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # `--epochs inf` is a mistake, not a setting
     QUICK: ClassVar[dict[str, Any]] = {}  # the quick profile (demo, CI): its changes to the defaults
 
     @classmethod

@@ -62,7 +62,42 @@ def write_jsonl(path, rows) -> Path:
 
 
 def read_json(path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    """The JSON in `path`; a file that is not JSON (truncated, zeroed, too deeply nested) or
+    cannot be read is a UserError naming it. A missing file stays FileNotFoundError: callers ask."""
+    from .errors import UserError
+
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise UserError(f"cannot read it ({e.strerror or type(e).__name__})", path=path) from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"damaged: not valid JSON ({e.msg})", path=path, line=e.lineno) from None
+    except (UnicodeDecodeError, RecursionError) as e:
+        raise UserError(f"damaged: not valid JSON ({type(e).__name__})", path=path) from None
+
+
+def read_jsonl(path) -> list:
+    """One JSON value per non-empty line, each damaged line a UserError naming the file and line."""
+    from .errors import UserError
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read it ({getattr(e, 'strerror', None) or type(e).__name__})", path=path) from None
+    rows = []
+    for n, line in enumerate(text.split("\n"), 1):
+        if line.strip():
+            try:
+                rows.append(json.loads(line))
+            except (ValueError, RecursionError) as e:
+                raise UserError(f"damaged: not valid JSON ({type(e).__name__})", path=path, line=n) from None
+    return rows
 
 
 def sha256_file(path, chunk: int = 1 << 20) -> str:

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import ClassVar, Protocol, Sequence, runtime_checkable
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from . import adapters
 from .corpus import Corpus, QAPair
@@ -43,6 +43,12 @@ IGNORE_INDEX = -100  # label value the loss skips (torch CrossEntropyLoss ignore
 
 
 # -- configuration ---------------------------------------------------------------------------
+# transformers' schedules that need no settings of their own (reduce_lr_on_plateau needs a metric,
+# the *_min_lr ones a floor)
+SCHEDULERS = ("linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+              "inverse_sqrt")
+
+
 class FinetuneConfig(ApproachConfig):
     """Every knob of a LoRA build, with its default; QUICK is the demo/CI profile.
 
@@ -59,7 +65,8 @@ class FinetuneConfig(ApproachConfig):
                                  max_val_examples=16, probe_questions=32, probe_max_new_tokens=24)
 
     # LoRA
-    rank: int = Field(16, ge=1, description="LoRA rank r", json_schema_extra=FORM)
+    # bounded: a rank or batch in the hundreds of thousands only runs out of memory, after minutes
+    rank: int = Field(16, ge=1, le=1024, description="LoRA rank r", json_schema_extra=FORM)
     alpha: int = Field(32, ge=1, description="LoRA scaling alpha (effective scale alpha/r)")
     dropout: float = Field(0.05, ge=0, lt=1, description="dropout on the LoRA path")
     target_modules: str | list[str] = Field("all-linear", description="'all-linear' or module names (q_proj, ...)")
@@ -68,13 +75,13 @@ class FinetuneConfig(ApproachConfig):
     max_steps: int | None = Field(None, ge=1, description="stop after this many optimizer steps (overrides epochs)",
                                   json_schema_extra=FORM)
     learning_rate: float = Field(2e-4, gt=0, description="peak learning rate")
-    lr_scheduler: str = Field("cosine", description="a transformers scheduler name: linear, cosine, constant, ...")
+    lr_scheduler: str = Field("cosine", description=f"learning-rate schedule: {', '.join(SCHEDULERS)}")
     warmup_ratio: float = Field(0.05, ge=0, lt=1, description="share of steps warming up")
     weight_decay: float = Field(0.0, ge=0, description="AdamW weight decay")
-    batch_size: int = Field(8, ge=1, description="examples per device per micro-batch")
+    batch_size: int = Field(8, ge=1, le=1024, description="examples per device per micro-batch")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
     max_length: int = Field(512, ge=16, description="tokens per example (prompt + answer); longer prompts are skipped")
-    seed: int = Field(0, ge=0, description="random seed (data order, LoRA init, sampled pairs)")
+    seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed (data order, LoRA init, sampled pairs)")
     # validation, early stopping, checkpoints
     eval_steps: int = Field(25, ge=1, description="validation loss (and a checkpoint) every N steps")
     patience: int = Field(3, ge=1, description="stop after N evaluations without a better validation loss")
@@ -85,6 +92,13 @@ class FinetuneConfig(ApproachConfig):
     # the pre-training probe: how much of the training data the base model already knows
     probe_questions: int | None = Field(256, ge=0, description="training questions probed before training (0: skip)")
     probe_max_new_tokens: int = Field(48, ge=1, description="answer length of the probe's questions")
+
+    @field_validator("lr_scheduler")
+    @classmethod
+    def _known_scheduler(cls, value: str) -> str:
+        if value not in SCHEDULERS:
+            raise ValueError(f"unknown schedule {value!r}: use {', '.join(SCHEDULERS)}")
+        return value
 
 
 # -- examples -------------------------------------------------------------------------------
@@ -559,7 +573,10 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
             raise UserError(f"every training prompt is longer than max_length={config.max_length} tokens: raise max_length")
 
         set_seed(config.seed)
-        model = get_peft_model(llm.model, lora_config(config))
+        try:
+            model = get_peft_model(llm.model, lora_config(config))
+        except ValueError as e:  # peft: target modules that the model does not have
+            raise UserError(f"{str(e).splitlines()[0]} (model '{llm.source.name}')", field="target-modules") from None
         model.train()
         args = training_arguments(config, ckpt_dir, device, has_val=bool(val_set), precision=precision)
         glue = _trainer_callbacks(events, cancel, history_path, approach,

@@ -306,6 +306,7 @@ def load_llm(name: str | None = None, device: str = "auto", adapter: str | None 
     device = pick_device(device)
     precision = resolve_precision(precision, device)
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM
 
     t0 = time.perf_counter()
@@ -315,7 +316,7 @@ def load_llm(name: str | None = None, device: str = "auto", adapter: str | None 
                                                      trust_remote_code=trust_remote_code)
     except UserError:
         raise
-    except (OSError, ValueError) as e:
+    except (OSError, ValueError, SafetensorError) as e:
         raise UserError(f"could not load base model '{source.name}' ({source.describe()}): {str(e).splitlines()[0]}")
     if adapter:
         from peft import PeftModel

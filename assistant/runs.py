@@ -97,6 +97,24 @@ def settle_stages(manifest: dict) -> dict:
 LOCK_FILE = ".lock"
 
 
+_MANIFEST_SHAPE = {"id": str, "corpus": dict, "stages": dict, "models": dict}
+
+
+def read_manifest(path: Path) -> dict:
+    """A run's manifest.json, with the fields every command reads; anything else (`{}`, `[]`, a
+    truncated file) is a UserError naming it."""
+    try:
+        manifest = read_json(path)
+    except UserError as e:
+        raise UserError(f"damaged manifest: {e.reason}", path=path, line=e.line) from None
+    if not isinstance(manifest, dict):
+        raise UserError(f"damaged manifest: a JSON {type(manifest).__name__}, not an object", path=path)
+    for key, kind in _MANIFEST_SHAPE.items():
+        if not isinstance(manifest.get(key), kind):
+            raise UserError(f"damaged manifest: no {key} ({kind.__name__})", path=path, field=key)
+    return manifest
+
+
 class Run:
     def __init__(self, path: Path, manifest: dict):
         self.path = Path(path)
@@ -145,10 +163,7 @@ class Run:
         for c in candidates:
             if (c / "manifest.json").is_file():
                 _inside(out, c)
-                try:
-                    return cls(c, settle_stages(read_json(c / "manifest.json")))
-                except (json.JSONDecodeError, UnicodeDecodeError) as e:
-                    raise UserError(f"damaged manifest: {e}", path=c / "manifest.json") from None
+                return cls(c, settle_stages(read_manifest(c / "manifest.json")))
         raise UserError(f"no run '{run}' in {out} (see `assistant runs list`)")
 
     def remove(self) -> None:
@@ -182,7 +197,7 @@ class Run:
     def save(self) -> None:
         """Write the manifest, keeping the stages another process wrote since this one read it."""
         with self.lock():
-            with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+            with contextlib.suppress(OSError, ValueError, AttributeError, TypeError, KeyError, UserError):
                 on_disk = read_json(self.path / "manifest.json")["stages"]
                 for name, entry in on_disk.items():
                     if name not in self._written:
@@ -296,7 +311,7 @@ class Registry:
             for k in ("approaches", "stages", "headline", "recommendation"):
                 d[k] = json.loads(d[k]) if d[k] else None
             if "running" in (d["stages"] or {}).values():  # the manifest knows which process runs it
-                with contextlib.suppress(OSError, ValueError, AttributeError, TypeError):
+                with contextlib.suppress(OSError, ValueError, AttributeError, TypeError, KeyError, UserError):
                     stages = settle_stages(read_json(Path(d["path"]) / "manifest.json"))["stages"]
                     d["stages"] = {k: stages.get(k, {}).get("status", v) for k, v in d["stages"].items()}
             out.append(d)

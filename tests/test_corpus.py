@@ -610,3 +610,30 @@ def test_numbers_where_text_belongs_are_errors_not_coerced(tmp_path, file, field
 def test_an_empty_probes_file_is_an_error(tmp_path):
     root = make_corpus(tmp_path / "c", probes=[])
     assert "no probes" in str(expect_error(root / "probes.jsonl", None, None, root))
+
+
+def test_a_deeply_nested_json_line_is_an_error_naming_it(tmp_path):
+    """Issue 18 item 7: json.loads ran out of stack (RecursionError) on thousands of `[`."""
+    root = make_corpus(tmp_path / "c")
+    with open(root / "qa.jsonl", "a") as f:
+        f.write('{"question": "q", "answer": ' + "[" * 100_000 + "]" * 100_000 + "}\n")
+    assert "nested too deeply" in str(expect_error(root / "qa.jsonl", 21, None, root))
+
+
+def test_a_qa_file_that_cannot_be_read_is_an_error_naming_it(tmp_path):
+    """Issue 18 item 7: a PermissionError traceback before. A folder named qa.jsonl cannot be read
+    by root either, so this runs wherever the tests do (mode 000 below, for other users)."""
+    root = make_corpus(tmp_path / "c")
+    (root / "qa.jsonl").unlink()
+    (root / "qa.jsonl").mkdir()
+    assert "cannot read it" in str(expect_error(root / "qa.jsonl", None, None, root))
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file at mode 000: nothing to test")
+def test_a_qa_file_at_mode_000_is_an_error_naming_it(tmp_path):
+    root = make_corpus(tmp_path / "c")
+    (root / "qa.jsonl").chmod(0)
+    try:
+        assert "cannot read it" in str(expect_error(root / "qa.jsonl", None, None, root))
+    finally:
+        (root / "qa.jsonl").chmod(0o644)

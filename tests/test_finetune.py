@@ -503,3 +503,25 @@ def test_an_intact_adapter_passes_its_checks(built_adapter):
     assert adapters.check(built_adapter.path / "ft" / "adapter") == built_adapter.path / "ft" / "adapter"
     recorded = read_json(built_adapter.path / "ft" / "adapter" / "checksums.json")["files"]
     assert {"adapter_model.safetensors", "adapter_config.json"} <= set(recorded)
+
+
+@pytest.mark.parametrize("setting,value,message", [
+    ("rank", 100000, "less than or equal to 1024"), ("batch_size", 1000000, "less than or equal to 1024"),
+    ("epochs", float("inf"), "finite"), ("learning_rate", float("nan"), "finite"),
+    ("lr_scheduler", "bogus", "unknown schedule 'bogus'"), ("seed", -1, "greater than or equal to 0")])
+def test_absurd_settings_are_refused_before_anything_is_built(setting, value, message):
+    """Issue 18 item 7: each once ran into a traceback (or out of memory) after minutes of work."""
+    from assistant.approaches import make_config
+
+    with pytest.raises(UserError, match=message) as info:
+        make_config("ft", {setting: value})
+    assert info.value.field == setting.replace("_", "-")
+
+
+def test_target_modules_the_model_lacks_are_a_user_error(tmp_path, tiny_llm_path):
+    corpus = make_corpus()
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    with pytest.raises(UserError, match="nonexistent_proj") as info:
+        build_adapter(run, corpus, tiny_config(target_modules=["nonexistent_proj"], probe_questions=0), device="cpu",
+                      precision="fp32")
+    assert info.value.field == "target-modules"

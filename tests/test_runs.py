@@ -243,3 +243,30 @@ def test_a_setting_found_bad_once_work_began_leaves_no_run_behind(tmp_path, caps
     assert [line for line in err.splitlines() if not line.startswith("...")] == [err.splitlines()[-1]], err
     assert err.splitlines()[-1].startswith("assistant: error:") and "Traceback" not in err, err
     assert [p.name for p in out.iterdir() if p.is_dir()] == [] and Registry(out).list() == []
+
+
+@pytest.mark.parametrize("content", ["{}", "[]", '{"id": "x", "stages": {}', ""])
+def test_a_damaged_manifest_is_one_line_naming_it(tmp_path, capsys, content):
+    """Issue 18 item 7: `{}`, `[]` or a truncated manifest.json: one line naming the file, exit 2."""
+    run = Run.create(tmp_path, corpus=_corpus(), config={}, approaches=["rag"], command="build rag")
+    (run.path / "manifest.json").write_text(content)
+    for argv in (["runs", "show", run.id], ["report", run.id], ["chat", run.id]):
+        assert main([*argv, "--out", str(tmp_path)]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and str(run.path / "manifest.json") in err, err
+
+
+@pytest.mark.parametrize("name", ["meta.json", "build.json", "answers.jsonl"])
+def test_a_truncated_eval_record_is_one_line_naming_it(tmp_path, capsys, name):
+    run = Run.create(tmp_path, corpus=_corpus(), config={}, approaches=["rag"], command="build rag")
+    files.write_json(run.path / "eval" / "meta.json", {"device": "cpu"})
+    (run.path / "eval" / name).write_text('{"device": "cp')
+    assert main(["report", run.id, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(run.path / "eval" / name) in err, err
+
+
+def test_config_naming_a_folder_is_one_line(tmp_path, capsys):
+    assert main(["runs", "list", "--out", str(tmp_path), "--config", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(tmp_path) in err and "folder" in err, err

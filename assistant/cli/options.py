@@ -82,6 +82,10 @@ def load_config(args) -> None:
             data = tomllib.loads(p.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UserError("no such config file", path=p) from None
+        except IsADirectoryError:
+            raise UserError("a folder, not a config file (give a TOML file)", path=p) from None
+        except OSError as e:
+            raise UserError(f"cannot read it ({e.strerror or type(e).__name__})", path=p) from None
         except UnicodeDecodeError as e:
             raise UserError(f"not UTF-8 text (byte {e.start})", path=p) from None
         except tomllib.TOMLDecodeError as e:

@@ -33,6 +33,9 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip("\r") for line in text.split("\n")]
 
 
+_TOO_DEEP = "malformed JSON: nested too deeply to read (thousands of levels of [ or {)"
+
+
 def read_jsonl(path: Path) -> list[tuple[int, dict]]:
     rows = []
     for n, line in enumerate(_lines(read_text(path)), 1):
@@ -42,6 +45,8 @@ def read_jsonl(path: Path) -> list[tuple[int, dict]]:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
             raise UserError(f"malformed JSON: {e.msg} (column {e.colno})", path=path, line=n) from None
+        except RecursionError:
+            raise UserError(_TOO_DEEP, path=path, line=n) from None
         if not isinstance(obj, dict):
             raise UserError("expected a JSON object on each line", path=path, line=n)
         rows.append((n, obj))
@@ -59,6 +64,8 @@ def read_json_array(path: Path) -> list[tuple[int, dict]]:
         items = json.loads(text)
     except json.JSONDecodeError as e:
         raise UserError(f"malformed JSON: {e.msg} (column {e.colno})", path=path, line=e.lineno) from None
+    except RecursionError:
+        raise UserError(_TOO_DEEP, path=path) from None
     if not isinstance(items, list):
         raise UserError("expected a JSON array of objects", path=path, line=1)
     decoder, rows = json.JSONDecoder(), []
