@@ -164,6 +164,9 @@ class Run:
             if (c / "manifest.json").is_file():
                 _inside(out, c)
                 return cls(c, settle_stages(read_manifest(c / "manifest.json")))
+        for c in candidates:
+            if c.is_dir() and c.resolve().parent == Path(out).resolve():
+                raise UserError("a damaged run: its manifest.json is missing (start a new run)", path=c / "manifest.json")
         raise UserError(f"no run '{run}' in {out} (see `assistant runs list`)")
 
     def remove(self) -> None:
@@ -268,51 +271,126 @@ def _lock(path: Path):
     return _LOCKS[key]
 
 
+COLUMNS = ("id", "created", "command", "corpus", "fingerprint", "base_model", "embedding_model", "approaches",
+           "stages", "headline", "recommendation", "path")
+
+
+def _row(m: dict, path: Path) -> tuple:
+    """A manifest as the registry's row."""
+    models = m.get("models") or {}
+    return (m["id"], m.get("created", ""), m.get("command", ""), m["corpus"].get("name", ""),
+            m["corpus"].get("fingerprint", ""), (models.get("base") or {}).get("name") or "default",
+            (models.get("embedding") or {}).get("name") or "default", json.dumps(m.get("approaches", [])),
+            json.dumps({k: v.get("status") if isinstance(v, dict) else None for k, v in m["stages"].items()}),
+            json.dumps(m.get("headline", {})), json.dumps(m.get("recommendation")), str(Path(path).resolve()))
+
+
+def _damaged(e: sqlite3.DatabaseError) -> bool:
+    """A registry that is no database, or not ours; not one another process holds for a moment."""
+    return not any(word in str(e).lower() for word in ("locked", "busy"))
+
+
 class Registry:
     """`<out>/runs.sqlite`: one row per run. WAL mode and a busy timeout, so two processes
-    writing at once wait for each other instead of corrupting it."""
+    writing at once wait for each other instead of corrupting it. It is an index of the run
+    folders' manifests: lost or damaged (truncated, garbage, another schema), it is set aside and
+    made again from them."""
 
     def __init__(self, out: str | Path):
-        self.path = Path(out) / "runs.sqlite"
+        self.out = Path(out)
+        self.path = self.out / "runs.sqlite"
 
     def _connect(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise UserError("a folder where the registry of runs belongs: move it away (the registry is made again "
+                            "from the runs)", path=self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(self.path, timeout=30)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("""CREATE TABLE IF NOT EXISTS runs (
-            id TEXT PRIMARY KEY, created TEXT, command TEXT, corpus TEXT, fingerprint TEXT,
-            base_model TEXT, embedding_model TEXT, approaches TEXT, stages TEXT, headline TEXT,
-            recommendation TEXT, path TEXT)""")
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute(f"CREATE TABLE IF NOT EXISTS runs ({COLUMNS[0]} TEXT PRIMARY KEY, "
+                        + ", ".join(f"{c} TEXT" for c in COLUMNS[1:]) + ")")
+            if tuple(r[1] for r in con.execute("PRAGMA table_info(runs)")) != COLUMNS:
+                raise sqlite3.DatabaseError("its runs table has other columns")
+        except BaseException:
+            con.close()
+            raise
         return con
 
+    def _do(self, work):
+        """work(connection) in a transaction; on a damaged registry: rebuild it, then work again."""
+        try:
+            with contextlib.closing(self._connect()) as con, con:
+                return work(con)
+        except sqlite3.DatabaseError as e:
+            if not _damaged(e):
+                raise UserError(f"the registry of runs is busy ({e}); try again", path=self.path) from None
+            self.rebuild(reason=str(e))
+        try:
+            with contextlib.closing(self._connect()) as con, con:
+                return work(con)
+        except sqlite3.DatabaseError as e:
+            raise UserError(f"the registry of runs cannot be used ({e})", path=self.path) from None
+
+    def rebuild(self, reason: str = "") -> None:
+        """Set the registry aside (as runs.sqlite.damaged-TIME, when there is one) and make it again
+        from the manifests of the run folders beside it."""
+        with _lock(self.out / ".runs.sqlite.lock"):
+            if reason and self._healthy():  # another process rebuilt it meanwhile
+                return
+            if self.path.is_file():
+                os.replace(self.path, self.path.with_name(f"runs.sqlite.damaged-{datetime.now():%Y%m%d-%H%M%S}"))
+            for extra in ("-wal", "-shm"):
+                self.path.with_name(self.path.name + extra).unlink(missing_ok=True)
+            rows = []
+            for manifest in sorted(self.out.glob("*/manifest.json")):
+                with contextlib.suppress(UserError):
+                    rows.append(_row(read_manifest(manifest), manifest.parent))
+            with contextlib.closing(self._connect()) as con, con:
+                con.executemany(f"INSERT OR REPLACE INTO runs VALUES ({','.join('?' * len(COLUMNS))})", rows)
+
+    def _healthy(self) -> bool:
+        try:
+            with contextlib.closing(self._connect()) as con:
+                con.execute("SELECT count(*) FROM runs").fetchone()
+            return True
+        except sqlite3.DatabaseError:
+            return False
+
     def record(self, run: Run) -> None:
-        m = run.manifest
-        row = (m["id"], m["created"], m.get("command", ""), m["corpus"]["name"], m["corpus"]["fingerprint"],
-               m["models"]["base"].get("name") or "default", m["models"]["embedding"].get("name") or "default",
-               json.dumps(m.get("approaches", [])), json.dumps({k: v.get("status") for k, v in m.get("stages", {}).items()}),
-               json.dumps(m.get("headline", {})), json.dumps(m.get("recommendation")), str(run.path.resolve()))
-        with contextlib.closing(self._connect()) as con, con:
-            con.execute("INSERT OR REPLACE INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", row)
+        row = _row(run.manifest, run.path)
+        self._do(lambda con: con.execute(f"INSERT OR REPLACE INTO runs VALUES ({','.join('?' * len(COLUMNS))})", row))
 
     def forget(self, run_id: str) -> None:
         if self.path.exists():
-            with contextlib.closing(self._connect()) as con, con:
-                con.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+            self._do(lambda con: con.execute("DELETE FROM runs WHERE id = ?", (run_id,)))
 
     def list(self) -> list[dict]:
+        """The runs, newest first. A run whose folder is gone is left out; one whose manifest is gone
+        is listed as damaged."""
         if not self.path.exists():
-            return []
-        with contextlib.closing(self._connect()) as con:
+            if not any(self.out.glob("*/manifest.json")):
+                return []
+            self.rebuild()  # lost: the manifests still say what runs there are
+
+        def select(con):
             con.row_factory = sqlite3.Row
-            rows = con.execute("SELECT * FROM runs ORDER BY created DESC, id DESC").fetchall()
+            return con.execute("SELECT * FROM runs ORDER BY created DESC, id DESC").fetchall()
+
         out = []
-        for r in rows:
+        for r in self._do(select):
             d = dict(r)
+            folder = Path(d["path"])
+            if not folder.is_dir():
+                continue
             for k in ("approaches", "stages", "headline", "recommendation"):
-                d[k] = json.loads(d[k]) if d[k] else None
-            if "running" in (d["stages"] or {}).values():  # the manifest knows which process runs it
+                with contextlib.suppress(ValueError, TypeError):
+                    d[k] = json.loads(d[k]) if d[k] else None
+            if not (folder / "manifest.json").is_file():
+                d["damaged"] = "its manifest.json is missing"
+            elif "running" in (d["stages"] or {}).values():  # the manifest knows which process runs it
                 with contextlib.suppress(OSError, ValueError, AttributeError, TypeError, KeyError, UserError):
-                    stages = settle_stages(read_json(Path(d["path"]) / "manifest.json"))["stages"]
+                    stages = settle_stages(read_json(folder / "manifest.json"))["stages"]
                     d["stages"] = {k: stages.get(k, {}).get("status", v) for k, v in d["stages"].items()}
             out.append(d)
         return out

@@ -1,4 +1,5 @@
 """Run folders, atomic writes and the registry (issue 7)."""
+import contextlib
 import json
 import multiprocessing
 import os
@@ -270,3 +271,62 @@ def test_config_naming_a_folder_is_one_line(tmp_path, capsys):
     assert main(["runs", "list", "--out", str(tmp_path), "--config", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and str(tmp_path) in err and "folder" in err, err
+
+
+def _three_runs(out: Path) -> list[Run]:
+    runs = [Run.create(out, corpus=_corpus(f"c{i}"), config={}, approaches=["rag"], command="build rag") for i in range(3)]
+    with runs[0].running("rag"):
+        pass
+    return runs
+
+
+DAMAGED_REGISTRIES = {
+    "deleted": lambda p: p.unlink(),
+    "truncated": lambda p: p.write_bytes(p.read_bytes()[:300]),
+    "garbage": lambda p: p.write_bytes(os.urandom(8192)),
+    "wrong schema": lambda p: (p.unlink(), sqlite3.connect(p).execute("CREATE TABLE runs (x INTEGER)").connection.commit()),
+}
+
+
+@pytest.mark.parametrize("damage", list(DAMAGED_REGISTRIES))
+def test_a_lost_or_damaged_registry_is_made_again_from_the_manifests(tmp_path, capsys, damage):
+    """Issue 18 items 7 and 8: `runs list`, `report` and every new build crashed on a damaged
+    runs.sqlite (sqlite3.DatabaseError), and a deleted one listed "no runs" beside the run folders."""
+    runs = _three_runs(tmp_path)
+    registry = tmp_path / "runs.sqlite"
+    with contextlib.closing(sqlite3.connect(registry)) as con:
+        con.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # everything in the main file, as a copy would be
+    for extra in ("-wal", "-shm"):
+        registry.with_name(registry.name + extra).unlink(missing_ok=True)
+    DAMAGED_REGISTRIES[damage](registry)
+    assert main(["runs", "list", "--json", "--out", str(tmp_path)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert sorted(r["id"] for r in rows) == sorted(r.id for r in runs)
+    assert {r["id"]: r["stages"] for r in rows}[runs[0].id] == {"rag": "done"}
+    assert damage == "deleted" or len(list(tmp_path.glob("runs.sqlite.damaged-*"))) == 1  # set aside, not lost
+    Run.create(tmp_path, corpus=_corpus("c3"), config={}, approaches=["rag"], command="build rag")  # builds work too
+    assert len(Registry(tmp_path).list()) == 4
+
+
+def test_a_registry_that_is_a_folder_is_one_line(tmp_path, capsys):
+    (tmp_path / "runs.sqlite").mkdir()
+    assert main(["runs", "list", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "runs.sqlite" in err, err
+
+
+def test_a_run_whose_manifest_was_deleted_is_not_listed_as_if_it_existed(tmp_path, capsys):
+    """Issue 18 item 8: it was listed as any other run, while `runs show` said there was no such run."""
+    runs = _three_runs(tmp_path)
+    (runs[1].path / "manifest.json").unlink()
+    import shutil
+
+    shutil.rmtree(runs[2].path)
+    assert main(["runs", "list", "--out", str(tmp_path)]) == 0
+    listed = capsys.readouterr().out
+    assert runs[2].id not in listed  # gone altogether: not listed
+    (line,) = [x for x in listed.splitlines() if runs[1].id in x]
+    assert "DAMAGED" in line and "manifest.json" in line
+    assert main(["runs", "show", runs[1].id, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "damaged run" in err and str(runs[1].path / "manifest.json") in err

@@ -42,6 +42,8 @@ def cmd_runs_list(args) -> int:
     print(f"{'run':<34} {'command':<14} {'corpus':<10} {'stages':<40} recommendation")
     for r in rows:
         stages = " ".join(f"{k}:{v}" for k, v in (r["stages"] or {}).items())
+        if r.get("damaged"):
+            stages = f"DAMAGED: {r['damaged']}"
         rec = r["recommendation"] or {}
         winner = rec.get("winner") if isinstance(rec, dict) else rec
         print(f"{r['id']:<34} {r['command']:<14} {r['corpus']:<10} {stages:<40} {winner or '-'}")

@@ -184,6 +184,8 @@ class HomeScreen(Screen):
         for r in rows:
             # compact, so the row fits 80 columns: "rag ✓ ft ✓ eval ✓"
             stages = " ".join(f"{k} {STAGE_MARKS.get(v, v)}" for k, v in (r.get("stages") or {}).items()) or "-"
+            if r.get("damaged"):
+                stages = "damaged: no manifest"
             rec = r.get("recommendation")
             rec = rec.get("winner") or "" if isinstance(rec, dict) else (rec or "")
             table.add_row(r["id"], r["corpus"], rec or "-", stages, key=r["path"])
