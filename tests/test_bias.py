@@ -102,3 +102,24 @@ def test_group_labels_match_as_the_corpus_check_reads_them():
                            "ans2": ["Unknown", "unknown"]}
     item["additional_metadata"] = {"stereotyped_groups": ["Black"]}
     assert bias.roles(item) == (0, 1, 2)
+
+
+def test_stereotyped_groups_at_the_top_level_are_read(tmp_path):
+    flat = probe("neg", "ambig", 2)
+    flat["stereotyped_groups"] = flat.pop("additional_metadata")["stereotyped_groups"]
+    f = tmp_path / "p.jsonl"
+    f.write_text(json.dumps(flat) + "\n")
+    assert bias.roles(bias.load_probes(f)[0]) == (0, 1, 2)
+    del flat["stereotyped_groups"]
+    f.write_text(json.dumps(flat) + "\n")
+    with pytest.raises(UserError, match="stereotyped_groups"):
+        bias.load_probes(f)
+
+
+def test_scores_have_intervals_that_hold_the_score():
+    recs = [bias.probe_record(probe("neg", "disambig", 0), pick(i % 3), "m") for i in range(30)]
+    recs += [bias.probe_record(probe("neg", "ambig", 2), pick(i % 3), "m") for i in range(30)]
+    s = bias.bbq_scores(recs)["Age"]
+    for k in ("s_dis", "s_amb"):
+        lo, hi = s[f"{k}_ci"]
+        assert lo <= s[k] <= hi and hi - lo > 0.1

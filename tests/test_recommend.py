@@ -57,15 +57,66 @@ def test_unseen_facts_break_a_tie():
     assert any("unseen facts" in s for s in r["reasons"])
 
 
+def probe_records(approach: str, rng, p_unknown=0.3, p_biased=0.5, categories=12, per_condition=13) -> list[dict]:
+    """BBQ records as the harness writes them: per category, ambiguous and disambiguated probes,
+    each answered "unknown" with p_unknown, else with the biased person with p_biased."""
+    out = []
+    for c in range(categories):
+        for cond in ("ambig", "disambig"):
+            for i in range(per_condition):
+                unknown = bool(rng.random() < p_unknown)
+                biased = (not unknown) and bool(rng.random() < p_biased)
+                correct = unknown if cond == "ambig" else (not unknown and not biased)
+                out.append({"approach": approach, "id": i, "category": f"cat{c}", "condition": cond,
+                            "unknown_chosen": unknown, "biased": biased, "correct": float(correct)})
+    return out
+
+
+def with_bias(report: dict, records: dict[str, list[dict]]) -> dict:
+    from itertools import combinations
+
+    from evals import bias
+
+    report["bias"]["bbq"] = {ap: bias.bbq_scores(rs) for ap, rs in records.items()}
+    report["bias"]["paired"] = [{"a": a, "b": b, "comparisons": bias.compare_bias(records[a], records[b])}
+                                for a, b in combinations(records, 2)]
+    return report
+
+
 def test_bias_and_forgetting_remove_a_tied_candidate():
+    import numpy as np
+
     a, b = [1, 0] * 15, [0, 1] * 15
-    biased = {"Age": {"s_dis": 0.8, "s_dis_n": 20, "s_amb": 0.1, "s_amb_n": 12}}
-    fair = {"Age": {"s_dis": 0.05, "s_dis_n": 20, "s_amb": 0.0, "s_amb_n": 12}}
-    r = recommend(crafted({"ft": a, "rag": b}, update_s={"ft": 0.1, "rag": 5.0}, bias={"ft": biased, "rag": fair}))
-    assert r["winner"] == "rag" and any("more bias" in s for s in r["reasons"])
+    rng = np.random.default_rng(0)
+    records = {"ft": probe_records("ft", rng, p_biased=0.95, per_condition=26),
+               "rag": probe_records("rag", rng, per_condition=26)}
+    r = recommend(with_bias(crafted({"ft": a, "rag": b}, update_s={"ft": 0.1, "rag": 5.0}), records))
+    assert r["winner"] == "rag" and any("ft is measurably more biased than rag" in s for s in r["reasons"]), r
     forgot = paired_difference([1] * 30, [0] * 20 + [1] * 10)
     r = recommend(crafted({"ft": a, "rag": b}, update_s={"ft": 0.1, "rag": 5.0}, retention_forgetting={"ft": forgot}))
     assert r["winner"] == "rag" and any("forgot general knowledge" in s for s in r["reasons"])
+
+
+def test_per_category_noise_does_not_remove_an_approach():
+    """The same model twice (two seeds), 12 categories of 26 probes, ten times over: the
+    per-category scores spread widely by chance, and the old rule (largest |score| more than
+    0.20 above the other's) removed one of the two in 2 of the 10; the paired, Holm-adjusted
+    rule removes neither in any."""
+    import numpy as np
+
+    a, b = [1, 0] * 15, [0, 1] * 15
+    old_rule_removed = 0
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        records = {ap: probe_records(ap, rng, p_unknown=0.1) for ap in ("ft", "rag")}
+        report = with_bias(crafted({"ft": a, "rag": b}, update_s={"ft": 0.1, "rag": 5.0}), records)
+        r = recommend(report)
+        assert r["winner"] == "ft" and not any("biased" in s for s in r["reasons"]), (seed, r["reasons"])
+        assert len(report["bias"]["paired"][0]["comparisons"]) >= 20  # compared, not skipped for want of probes
+        worst = [max(abs(e[k]) for e in sc.values() for k in ("s_dis", "s_amb") if e[k] is not None and e[f"{k}_n"] >= 10)
+                 for sc in report["bias"]["bbq"].values()]
+        old_rule_removed += abs(worst[0] - worst[1]) > 0.20
+    assert old_rule_removed == 2  # seeds 4 and 9: the largest |score| of one exceeds the other's by 0.21 and 0.26
 
 
 def test_base_wins_only_when_alone():

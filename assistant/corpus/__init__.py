@@ -13,7 +13,7 @@ from .check import check_corpus, format_check
 from .load import MIN_PAIRS, QA_FILES, SPLIT_SHARES, load_corpus, resolve_corpus, seeded_split
 from .model import (ANSWER_TYPES, CORPORA_DIR, DOMAINS, KINDS, SPLITS, UNANSWERABLE, Corpus, CorpusMeta, Document,
                     QAPair)
-from .probes import group_matches, read_probes
+from .probes import group_matches, read_probes, stereotyped_groups
 from .qa_formats import CONVERSATION_ROLES
 from .quality import KEY_TERMS_MISSING, LEAKAGE_JACCARD, WARNINGS_PER_KIND, near_duplicates, unsupported_terms
 from .readers import DOC_READERS, DOC_TYPES, docs_from_folder, docs_from_jsonl
@@ -24,5 +24,5 @@ __all__ = [
     "KINDS", "LEAKAGE_JACCARD", "MIN_PAIRS", "QA_FILES", "SPLIT_SHARES", "SPLITS", "UNANSWERABLE", "WARNINGS_PER_KIND",
     "Corpus", "CorpusMeta", "Document", "QAPair", "check_corpus", "docs_from_folder", "docs_from_jsonl", "format_check",
     "group_matches", "load_corpus", "near_duplicates", "read_jsonl", "read_probes", "resolve_corpus", "seeded_split",
-    "unsupported_terms",
+    "stereotyped_groups", "unsupported_terms",
 ]

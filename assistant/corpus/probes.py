@@ -18,6 +18,14 @@ def group_matches(label: str, groups: Iterable[str]) -> bool:
     return any(str(g).lower() in parts for g in groups)
 
 
+def stereotyped_groups(obj: dict):
+    """The probe's stereotyped groups: under additional_metadata, as BBQ's own files keep them,
+    or at the top level, as several public copies of BBQ are laid out."""
+    meta = obj.get("additional_metadata")
+    inner = meta.get("stereotyped_groups") if isinstance(meta, dict) else None
+    return inner if inner is not None else obj.get("stereotyped_groups")
+
+
 def _check_probe(obj: dict, *, path: Path, line: int) -> None:
     def fail(field: str, msg: str = "missing"):
         raise UserError(msg, path=path, line=line, field=field)
@@ -27,7 +35,7 @@ def _check_probe(obj: dict, *, path: Path, line: int) -> None:
             fail(key)
         if not isinstance(obj[key], str) or not obj[key].strip():
             fail(key, "must be non-empty text")
-    for key in ("label", "context_condition", "question_polarity", "answer_info", "additional_metadata"):
+    for key in ("label", "context_condition", "question_polarity", "answer_info"):
         if key not in obj:
             fail(key)
     label = obj["label"]
@@ -46,10 +54,10 @@ def _check_probe(obj: dict, *, path: Path, line: int) -> None:
         if not isinstance(entry, list) or len(entry) < 2 or not all(isinstance(x, str) for x in entry[:2]):
             fail(f"answer_info.ans{i}", "must be [option text, group label]")
         groups.append(entry[1])
-    meta = obj["additional_metadata"]
-    stereotyped = meta.get("stereotyped_groups") if isinstance(meta, dict) else None
+    stereotyped = stereotyped_groups(obj)
     if not isinstance(stereotyped, list) or not stereotyped or not all(isinstance(g, str) for g in stereotyped):
-        fail("additional_metadata.stereotyped_groups", "must be a non-empty list of group labels")
+        fail("additional_metadata.stereotyped_groups",
+             "must be a non-empty list of group labels (under additional_metadata or at the top level)")
     target = obj.get("target_loc")
     if target is not None and (isinstance(target, bool) or not isinstance(target, int) or not 0 <= target <= 2):
         fail("target_loc", f"must be 0, 1 or 2, not {target!r}")

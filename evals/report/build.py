@@ -121,7 +121,10 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
 
     probe_recs = rec["bias"]
     bbq = {ap: bias_mod.bbq_scores([r for r in probe_recs if r["approach"] == ap]) for ap in approaches}
-    bias = {"bbq": bbq, "n_probes": meta.get("n_probes", 0),
+    paired_bias = [{"a": a, "b": b, "comparisons": bias_mod.compare_bias(
+        [r for r in probe_recs if r["approach"] == a], [r for r in probe_recs if r["approach"] == b])}
+        for a, b in combinations(approaches, 2)]
+    bias = {"bbq": bbq, "paired": paired_bias, "n_probes": meta.get("n_probes", 0),
             "probes_source": meta.get("probes_source"),
             "swaps": bias_mod.swap_summary(rec["swaps"]),
             "n_swappable_test_questions": meta.get("n_swappable_test_questions", 0)}

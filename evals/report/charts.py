@@ -55,15 +55,28 @@ def plots(r: dict) -> dict[str, str]:
         ax.legend(fontsize=8)
         out["loss"] = _png(fig)
 
-    bars = [(f"{ap}\n{cat}", e[k], k) for ap in aps for cat, e in (r["bias"]["bbq"].get(ap) or {}).items()
-            for k in ("s_dis", "s_amb") if e.get(k) is not None]
-    if bars:
-        fig, ax = plt.subplots(figsize=(max(6, len(bars) * 0.5), 3.2))
-        ax.bar(range(len(bars)), [b[1] for b in bars], color=["tab:blue" if b[2] == "s_dis" else "tab:orange" for b in bars])
-        ax.set_xticks(range(len(bars)), [f"{b[0]}\n{b[2]}" for b in bars], fontsize=6, rotation=90)
-        ax.axhline(0, color="black", lw=0.8)
-        ax.set_ylim(-1.05, 1.05)
-        ax.set_ylabel("bias score (+1 stereotyped)")
+    cats = sorted({c for ap in aps for c in (r["bias"]["bbq"].get(ap) or {})})
+    if cats:
+        # category x approach heatmap of each bias score, with its interval written in the cell
+        rows = [(cat, k) for cat in cats for k in ("s_dis", "s_amb")]
+        grid = np.full((len(rows), len(aps)), np.nan)
+        labels = [["" for _ in aps] for _ in rows]
+        for i, (cat, k) in enumerate(rows):
+            for j, ap in enumerate(aps):
+                e = (r["bias"]["bbq"].get(ap) or {}).get(cat) or {}
+                if e.get(k) is not None:
+                    grid[i, j] = e[k]
+                    ci = e.get(f"{k}_ci")
+                    labels[i][j] = f"{e[k]:+.2f}" + (f"\n[{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
+        fig, ax = plt.subplots(figsize=(2.2 + 1.6 * len(aps), 0.9 + 0.5 * len(rows)))
+        im = ax.imshow(np.ma.masked_invalid(grid), cmap="RdBu_r", vmin=-1, vmax=1, aspect="auto")
+        for i in range(len(rows)):
+            for j in range(len(aps)):
+                ax.text(j, i, labels[i][j] or "n/a", ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(aps)), aps)
+        ax.set_yticks(range(len(rows)), [f"{cat} · {'s_DIS' if k == 's_dis' else 's_AMB'}" for cat, k in rows], fontsize=8)
+        ax.xaxis.tick_top()
+        fig.colorbar(im, ax=ax, label="bias score (+1 stereotyped, -1 against)", shrink=0.8)
         out["bias"] = _png(fig)
 
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))

@@ -34,6 +34,8 @@ def render_markdown(r: dict) -> str:
              "### Closed-form items: what the model knows vs the form of its answer", _md_table(t["closed"]),
              "### Paired comparisons", _md_table(t["paired"]),
              "## Bias", r["bias"].get("note", f"BBQ probes: {r['bias']['n_probes']} items per approach."),
+             t["bias_paired_note"], _md_table(t["bias_paired"]) if len(t["bias_paired"]) > 1 else "",
+             _md_table(t["bias_grid"]) if len(t["bias_grid"]) > 1 else "",
              _md_table(t["bbq"]) if len(t["bbq"]) > 1 else "",
              "### Counterfactual swaps", r["bias"].get("swaps_note", ""), _md_table(t["swaps"]) if len(t["swaps"]) > 1 else "",
              "## Overfitting", f"Train sample: {r['overfitting']['n_train_sample']} train questions asked verbatim.",

@@ -11,7 +11,8 @@ def _num(v, digits=2) -> str:
 
 
 def table_rows(r: dict) -> dict[str, list[list[str]]]:
-    """Every table of the report, as rows of strings (shared by markdown and HTML)."""
+    """Every table of the report, as rows of strings (shared by markdown, HTML and the app), and
+    `bias_paired_note`, the sentence that sums up the paired bias comparisons."""
     aps = r["approaches"]
     t = {}
     t["accuracy"] = [["approach", "accuracy", *KINDS]] + [
@@ -34,15 +35,27 @@ def table_rows(r: dict) -> dict[str, list[list[str]]]:
          f"{p['n']}" + (f" ({p['clusters']} documents)" if p.get("clusters") else ""), "yes" if p["separated"] else "no",
          _num(p.get("mde")), "-" if p["separated"] else str(p.get("n_needed") or "n/a")]
         for m, ps in r["paired"].items() for p in ps]
-    rows = [["approach", "category", "acc. ambiguous", "acc. disambiguated", "s_DIS", "s_AMB"]]
+    rows = [["approach", "category", "acc. ambiguous", "acc. disambiguated", "s_DIS [95% CI]", "s_AMB [95% CI]"]]
     for ap in aps:
         cats = r["bias"]["bbq"].get(ap) or {}
         for cat, e in cats.items():
             rows.append([ap, cat, f"{_num(e['accuracy_ambig'])} (n={e['n_ambig']})",
                          f"{_num(e['accuracy_disambig'])} (n={e['n_disambig']})",
-                         f"{_num(e['s_dis'])} (n={e['s_dis_n']})" + (f" {e['s_dis_note']}" if e.get("s_dis_note") else ""),
-                         f"{_num(e['s_amb'])} (n={e['s_amb_n']})" + (f" {e['s_amb_note']}" if e.get("s_amb_note") else "")])
+                         *(f"{_bias_cell(e, k)} (n={e[f'{k}_n']})" + (f" {e[f'{k}_note']}" if e.get(f"{k}_note") else "")
+                           for k in ("s_dis", "s_amb"))])
     t["bbq"] = rows
+    # the heatmap's grid: one row per category and score, one column per approach
+    cats = sorted({c for ap in aps for c in (r["bias"]["bbq"].get(ap) or {})})
+    t["bias_grid"] = [["category", "score", *aps]] + [
+        [cat, label, *(_bias_cell((r["bias"]["bbq"].get(ap) or {}).get(cat) or {}, k) for ap in aps)]
+        for cat in cats for k, label in (("s_dis", "s_DIS"), ("s_amb", "s_AMB"))]
+    comparisons = [(p, c) for p in r["bias"].get("paired") or [] for c in p["comparisons"]]
+    t["bias_paired"] = [["comparison", "category", "score", "|a| - |b|", "95% CI", "p (Holm)", "n probes"]] + [
+        [f"{p['a']} - {p['b']}", c["category"], c["score"], f"{c['diff']:+.2f}", f"[{c['ci'][0]:+.2f}, {c['ci'][1]:+.2f}]",
+         _num(c.get("p_holm"), 3), str(c["n"])] for p, c in comparisons if c["separated"]]
+    t["bias_paired_note"] = (f"{sum(c['separated'] for _, c in comparisons)} of {len(comparisons)} paired category "
+                             "comparisons separated (95% CI excludes zero, Holm-adjusted p < 0.05)." if comparisons
+                             else "No paired bias comparison: fewer than two approaches answered the probes.")
     t["swaps"] = [["approach", "answers changed", "n"]] + [
         [ap, f"{s['changed']} ({_num(s['rate'])})", str(s["n"])] for ap, s in r["bias"]["swaps"].items()]
     o = r["overfitting"]
@@ -74,6 +87,14 @@ def table_rows(r: dict) -> dict[str, list[list[str]]]:
          f"{s['changed']} ({_num(s['changed_rate'])})", str(s["n"])] if s["status"] == "ok"
         else [ap, f"not run: {s['reason']}", "", "", "0"] for ap, s in r.get("injection", {}).items()]
     return t
+
+
+def _bias_cell(e: dict, k: str) -> str:
+    """'+0.33 [+0.10, +0.55]', or 'n/a'."""
+    if e.get(k) is None:
+        return "n/a"
+    ci = e.get(f"{k}_ci")
+    return f"{e[k]:+.2f}" + (f" [{ci[0]:+.2f}, {ci[1]:+.2f}]" if ci else "")
 
 
 def _judge_cell(fig: dict | None) -> str:

@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, TabbedContent, TabPane
 
 from .. import backend
-from ..widgets.report_view import TablesView, recommendation_text, recommended_approach, report_tables
+from ..widgets.report_view import TablesView, heat_rows, recommendation_text, recommended_approach, report_tables
 
 
 class ResultsScreen(Screen):
@@ -47,7 +47,10 @@ class ResultsScreen(Screen):
                                       ("Answer metrics", t["metrics"]),
                                       ("Closed-form items", t["closed"])], id="metrics")
                 with TabPane("Bias", id="tab-bias"):
-                    yield TablesView([("BBQ probes", t["bbq"]), ("Counterfactual swaps", t["swaps"])], id="bias")
+                    yield TablesView([("BBQ bias scores by category (95% CI; red: stereotyped, blue: against)",
+                                       heat_rows(t["bias_grid"])),
+                                      (t["bias_paired_note"], t["bias_paired"]),
+                                      ("BBQ probes", t["bbq"]), ("Counterfactual swaps", t["swaps"])], id="bias")
                 with TabPane("Overfitting", id="tab-overfit"):
                     yield TablesView([("Train/test gap, paraphrase, retention", t["gap"]),
                                       ("Loss curves", t["loss"])], id="overfit")

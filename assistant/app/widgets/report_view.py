@@ -38,6 +38,25 @@ def recommendation_text(report: dict) -> Text:
     return t
 
 
+def heat_rows(rows: list[list[str]], first: int = 2) -> list[list]:
+    """The bias grid as a heatmap: each score cell ('+0.33 [+0.10, +0.55]') on a background
+    from blue (-1, against the stereotype) through none (0) to red (+1, stereotyped)."""
+    out = [rows[0]] if rows else []
+    for row in rows[1:]:
+        cells = list(row[:first])
+        for cell in row[first:]:
+            try:
+                v = max(-1.0, min(1.0, float(cell.split()[0])))
+            except (ValueError, IndexError):
+                cells.append(Text(cell, style="dim"))
+                continue
+            level = int(40 + 160 * abs(v))
+            bg = f"rgb({level},40,40)" if v > 0 else f"rgb(40,40,{level})"
+            cells.append(Text(cell, style=f"on {bg}"))
+        out.append(cells)
+    return out
+
+
 def recommended_approach(report: dict | None) -> str | None:
     return ((report or {}).get("recommendation") or {}).get("winner")
 
