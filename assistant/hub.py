@@ -96,7 +96,8 @@ def quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=UserWarning)
-    for name in ("transformers", "sentence_transformers", "huggingface_hub", "peft", "accelerate"):
+    # pypdf logs each repair of a damaged PDF ("incorrect startxref pointer") ahead of our own lines
+    for name in ("transformers", "sentence_transformers", "huggingface_hub", "peft", "accelerate", "pypdf"):
         logging.getLogger(name).setLevel(logging.ERROR)
     try:
         import transformers

@@ -637,3 +637,28 @@ def test_a_qa_file_at_mode_000_is_an_error_naming_it(tmp_path):
         assert "cannot read it" in str(expect_error(root / "qa.jsonl", None, None, root))
     finally:
         (root / "qa.jsonl").chmod(0o644)
+
+
+def test_pypdf_repairs_are_not_printed_before_our_lines(tmp_path):
+    """Issue 18 item 9: a PDF with a wrong startxref pointer made pypdf print its own lines
+    ("incorrect startxref pointer", "parsing for Object Streams") before ours."""
+    import io
+    import re as regex
+
+    from pypdf import PdfWriter
+
+    writer, buf = PdfWriter(), io.BytesIO()
+    writer.add_blank_page(200, 200)  # no text: the check's own error is the one line left
+    writer.write(buf)
+    root = make_corpus(tmp_path / "c")
+    (root / "docs").mkdir()
+    (root / "docs" / "leaflet.pdf").write_bytes(regex.sub(rb"startxref\s+\d+", b"startxref\n9", buf.getvalue()))
+    # a process of its own: under pytest, log records go to pytest's handler, never to stderr
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "assistant", "corpus", "check", str(root)], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
+    assert proc.returncode == 2
+    err = proc.stderr.strip()
+    assert len(err.splitlines()) == 1 and "leaflet.pdf" in err, err
