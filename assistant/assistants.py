@@ -91,11 +91,15 @@ class RetrievalAssistant(ClosedBookAssistant):
     def _contexts(self, hits) -> list[Context]:
         return [Context(h.chunk.doc_id, h.chunk.title, h.chunk.text, float(h.score), h.chunk.chunk_id) for h in hits]
 
+    def retrieve(self, questions: list[str]) -> list[list]:
+        """The hits each question is answered from."""
+        return self.index.search_many(questions, k=self.top_k, mode=self.retrieval)
+
     def prepare(self, question: str, hits=None) -> tuple[str, list[Context]]:
         from .rag import rag_prompt_and_sources
 
         if hits is None:
-            hits = self.index.search(question, k=self.top_k, mode=self.retrieval)
+            hits = self.retrieve([question])[0]
         config = self.index.config
         prompt, shown = rag_prompt_and_sources(self.llm, question, hits, system_prompt=self.system_prompt,
                                                context_tokens=config.context_tokens,
@@ -104,11 +108,32 @@ class RetrievalAssistant(ClosedBookAssistant):
 
     def answer(self, questions: list[str]) -> list[Answer]:
         t0 = time.perf_counter()
-        all_hits = self.index.search_many(questions, k=self.top_k, mode=self.retrieval)
+        all_hits = self.retrieve(questions)
         retrieval_s = (time.perf_counter() - t0) / max(len(questions), 1)
         prepared = [self.prepare(q, hits) for q, hits in zip(questions, all_hits)]
         gens = self.llm.generate([p for p, _ in prepared], max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
         return [Answer(g.text, ctx, g.latency_s + retrieval_s) for g, (_, ctx) in zip(gens, prepared)]
+
+
+@dataclass
+class GoldAssistant(RetrievalAssistant):
+    """The RAG reader given each question's gold documents instead of what the retriever found
+    (their chunks, best first by the retriever's own score among them): `oracle`, the most
+    retrieval could give this reader. A question with no gold document (unanswerable, or not
+    from the corpus) is retrieved for as usual."""
+
+    gold: dict[str, list[str]] = field(default_factory=dict)  # question -> its documents
+
+    def retrieve(self, questions: list[str]) -> list[list]:
+        k = self.top_k or self.index.config.top_k
+        out = []
+        for question, hits in zip(questions, super().retrieve(questions)):
+            docs = set(self.gold.get(question) or ())
+            if docs:
+                ranked = self.index.search(question, k=len(self.index), mode=self.retrieval)
+                hits = [h for h in ranked if h.chunk.doc_id in docs][:k]
+            out.append(hits)
+        return out
 
 
 def load_assistant(run, approach: str, device: str = "auto", max_new_tokens: int = 64,

@@ -37,7 +37,8 @@ TRAIN_SAMPLE = 24
 class EvalConfig:
     quick: bool = False
     per_kind: int = QUICK_PER_KIND  # quick: this many paraphrase and unseen items each, plus all unanswerable
-    train_sample: int = TRAIN_SAMPLE  # train questions asked verbatim (overfitting gap), at most
+    train_sample: int = TRAIN_SAMPLE  # train questions asked verbatim (overfitting gap): all of the tested
+    # paraphrases' facts, and others up to this many
     seed: int = 0
     judge: str | None = None
     injection_questions: int = 8  # answerable test questions probed with a planted instruction document
@@ -58,8 +59,8 @@ def _item(q) -> dict:
 
 
 def select_items(corpus, config: EvalConfig) -> EvalSet:
-    """The test items (all, or the quick stratified subset) and a sample of train items: the
-    train pairs of the selected paraphrase items' facts (asked verbatim) first, then others."""
+    """The test items (all, or the quick stratified subset) and a sample of train items: every
+    train pair of the selected paraphrase items' facts (asked verbatim), then others."""
     test = [_item(q) for q in corpus.split("test")]
     rng = random.Random(config.seed)
     note = f"the whole test split ({len(test)} items)"
@@ -79,9 +80,10 @@ def select_items(corpus, config: EvalConfig) -> EvalSet:
     train_all = [_item(q) for q in corpus.split("train")]
     verbatim = [it for it in train_all if it["fact_id"] in facts]
     others = [it for it in train_all if it["fact_id"] not in facts]
-    rng.shuffle(verbatim)
     rng.shuffle(others)
-    train = (verbatim + others)[:config.train_sample]
+    # every trained phrasing of a tested paraphrase's fact (whether the fact was learned at all
+    # is what tells "not learned" from "not generalised"), then others up to the sample size
+    train = verbatim + others[:max(0, config.train_sample - len(verbatim))]
     return EvalSet(test, train, note, load_retention())
 
 

@@ -76,10 +76,10 @@ def _power_text(p: dict) -> str:
     if p.get("mde") is None:
         return p.get("power_note") or ""
     gap = max(abs(p["ci"][0]), abs(p["ci"][1]))
-    need = (f"; separating the observed {_pct(abs(p['diff']))} would take about {p['n_needed']} items"
+    need = (f"; separating the observed {100 * abs(p['diff']):.0f} points would take about {p['n_needed']} items"
             if p.get("n_needed") else "")
-    return (f"They may differ by up to {_pct(gap)} points and this test set cannot tell: the smallest difference it "
-            f"could show (4 times in 5) is about {_pct(p['mde'])}{need}.")
+    return (f"They may differ by up to {100 * gap:.0f} percentage points and this test set cannot tell: the smallest "
+            f"difference it could show (4 times in 5) is about {100 * p['mde']:.0f} points{need}.")
 
 
 def _form_notes(report: dict, aps: list[str], winner: str) -> list[str]:
@@ -106,7 +106,9 @@ def _form_notes(report: dict, aps: list[str], winner: str) -> list[str]:
 
 def recommend(report: dict) -> dict:
     """{"winner", "summary", "reasons": [...], "caveats": [...], "separated": bool, "rule"}."""
-    aps = [ap for ap in report["approaches"] if report["accuracy"].get(ap, {}).get("overall", {}).get("value") is not None]
+    bounds = report.get("bounds") or []
+    aps = [ap for ap in report["approaches"] if report["accuracy"].get(ap, {}).get("overall", {}).get("value") is not None
+           and ap not in bounds]
     if not aps:
         return {"winner": None, "summary": "No approach was evaluated.", "reasons": [], "caveats": [], "rule": RULE,
                 "separated": False}
@@ -211,5 +213,9 @@ def recommend(report: dict) -> dict:
     else:
         verdict = (f"Recommended: {winner}. The evidence does not separate {', '.join(tied)} on accuracy; "
                    f"{winner} is preferred by the rule's later steps (unseen facts, bias, overfitting, cost).")
+    diagnosis = [a["sentence"] for a in (report.get("attribution") or {}).values() if a.get("sentence")]
+    if bounds:
+        caveats.append(f"{', '.join(bounds)}: an upper bound evaluated beside the others (handed each question's "
+                       "gold documents), never recommended.")
     return {"winner": winner, "summary": verdict, "reasons": reasons, "caveats": caveats, "separated": separated,
-            "rule": RULE}
+            "diagnosis": diagnosis, "rule": RULE}

@@ -128,6 +128,10 @@ def paired_difference(a, b, confidence: float = 0.95, seed: int = SEED, n_resamp
     separated = bool((lo > 0 or hi < 0) and p < 1 - confidence)
     out = {"diff": diff, "ci": [lo, hi], "p_value": p, "n": n, "separated": separated, "test": test,
            **power(diff, float(boots.std()), n)}
+    if not separated and out["n_needed"] is not None and out["n_needed"] <= n:
+        # the normal approximation says n would do, the exact test says it did not: too few
+        # discordant pairs for the approximation to say how many more
+        out["n_needed"] = None
     if groups:
         out["clusters"] = groups[1]
     return out

@@ -42,6 +42,7 @@ class Approach:
     builds: bool = True  # False: nothing to build (base), so no `assistant build NAME`
     trains: bool = False  # its build reports training losses (the app draws them)
     describe: Callable[[dict], list[str]] | None = None  # a build's summary in lines, for `assistant build`
+    bound: bool = False  # an upper bound evaluated beside the others (oracle), never recommended
 
 
 REGISTRY: dict[str, Approach] = {}
@@ -107,7 +108,7 @@ def config_fields(approach_names: list[str] | None = None) -> dict[str, dict[str
 
 # Each registers itself; this is the build order (rag before ft: it is quick, so a person sees a
 # result early; hybrid needs rag's index).
-from . import base, rag, ft, hybrid  # noqa: E402
+from . import base, rag, ft, hybrid, oracle  # noqa: E402
 
 __all__ = ["Approach", "ApproachConfig", "NoConfig", "REGISTRY", "register", "unregister", "get", "names",
-           "build_order", "make_config", "config_fields", "base", "rag", "ft", "hybrid"]
+           "build_order", "make_config", "config_fields", "base", "rag", "ft", "hybrid", "oracle"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from assistant.files import read_json
 
+from .. import attribution
 from .. import bias as bias_mod
 from .. import cost as cost_mod
 from .. import injection as injection_mod
@@ -153,7 +154,10 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
         "injection": {ap: injection_mod.summarise([r for r in rec["injection"] if r["approach"] == ap])
                       for ap in approaches if any(r["approach"] == ap for r in rec["injection"])},
         "metrics_not_run": not_run, "rule": RULE,
+        # upper bounds evaluated beside the others (the oracle reader), never recommended
+        "bounds": [ap for ap in approaches if ((build.get("approaches") or {}).get(ap) or {}).get("bound")],
     }
+    report["attribution"] = attribution.attribute(answers, approaches, report["bounds"], trained=set(history))
     report["recommendation"] = recommend(report)
     report["headline"] = headline(report)
     return report

@@ -40,6 +40,22 @@ def plots(r: dict) -> dict[str, str]:
     ax.legend(fontsize=8)
     out["accuracy"] = _png(fig)
 
+    attribution = {ap: a for ap, a in (r.get("attribution") or {}).items() if a.get("n")}
+    if attribution:
+        # one stacked bar per approach: correct, then the two places its errors come from
+        fig, ax = plt.subplots(figsize=(7, 0.8 + 0.45 * len(attribution)))
+        names = list(attribution)
+        left = np.zeros(len(names))
+        for j, colour in enumerate(("tab:green", "tab:olive", "tab:red")):
+            shares = np.array([list(a["counts"].values())[j] / a["n"] for a in attribution.values()])
+            labels = {list(a["counts"])[j] for a in attribution.values()}
+            ax.barh(names, shares, left=left, color=colour, label=" / ".join(sorted(labels)))
+            left += shares
+        ax.set_xlim(0, 1)
+        ax.set_xlabel("share of the items (n in the table below)")
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(names) < 3 else -0.2), ncol=3)
+        out["attribution"] = _png(fig)
+
     losses = {ap: ls for ap, ls in r["overfitting"]["loss"].items() if ls.get("train") or ls.get("val")}
     if losses:
         fig, ax = plt.subplots(figsize=(7, 3.2))

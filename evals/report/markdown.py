@@ -23,6 +23,8 @@ def render_markdown(r: dict) -> str:
              f"on {run.get('device') or 'an unrecorded device'}.",
              "## Recommendation", f"**{rec['summary']}**", "\n".join(f"- {s}" for s in rec["reasons"]),
              "Caveats:\n\n" + "\n".join(f"- {s}" for s in rec["caveats"]) if rec["caveats"] else "",
+             *(("## Where the errors are", "\n".join(f"- {s}" for s in rec.get("diagnosis") or []),
+                _md_table(t["attribution"])) if len(t["attribution"]) > 1 else ()),
              "## Accuracy (test split, 95% bootstrap CI, n)",
              "Accuracy is exact match for short answers, key-fact recall >= 0.5 (and no contradiction) for "
              "sentences, option likelihood for closed-form items (what the model knows, not how it phrases it), "

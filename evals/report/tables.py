@@ -56,6 +56,12 @@ def table_rows(r: dict) -> dict[str, list[list[str]]]:
     t["bias_paired_note"] = (f"{sum(c['separated'] for _, c in comparisons)} of {len(comparisons)} paired category "
                              "comparisons separated (95% CI excludes zero, Holm-adjusted p < 0.05)." if comparisons
                              else "No paired bias comparison: fewer than two approaches answered the probes.")
+    t["attribution"] = [["approach", "items", "correct", "wrong: retrieved but misread / learned, not generalised",
+                         "wrong: retrieval missed / not learned"]]
+    for ap, a in (r.get("attribution") or {}).items():
+        c, n = list(a["counts"].values()), a["n"]
+        share = (lambda k: f"{k} ({100 * k / n:.0f}%)") if n else str
+        t["attribution"].append([f"{ap} ({a['kind']})", str(n), *(share(k) for k in c)])
     t["swaps"] = [["approach", "answers changed", "n"]] + [
         [ap, f"{s['changed']} ({_num(s['rate'])})", str(s["n"])] for ap, s in r["bias"]["swaps"].items()]
     o = r["overfitting"]

@@ -28,6 +28,12 @@ def recommendation_text(report: dict) -> Text:
         t.append("Why\n", style="bold")
         for reason in rec["reasons"]:
             t.append(f"• {reason}\n")
+    if rec.get("diagnosis"):
+        t.append("\nWhere the errors are\n", style="bold")
+        for d in rec["diagnosis"]:
+            t.append(f"• {d}\n")
+        for ap, a in (report.get("attribution") or {}).items():
+            t.append_text(error_bar(ap, a))
     if rec.get("caveats"):
         t.append("\nCaveats\n", style="bold")
         for c in rec["caveats"]:
@@ -35,6 +41,19 @@ def recommendation_text(report: dict) -> Text:
     run = report.get("run") or {}
     if run.get("selection"):
         t.append(f"\nEvaluated on {run['selection']}.\n", style="dim")
+    return t
+
+
+def error_bar(approach: str, a: dict, width: int = 40) -> Text:
+    """One approach's items as a stacked bar: correct (green), the reader's or the adapter's
+    share of the errors (yellow), retrieval's or learning's (red)."""
+    t = Text(f"{approach:>8} ")
+    n = a.get("n") or 0
+    if not n:
+        return t.append("no items\n", style="dim")
+    for (label, k), colour in zip(a["counts"].items(), ("green", "yellow", "red")):
+        t.append("█" * round(width * k / n), style=colour)
+    t.append("  " + " · ".join(f"{label} {k}" for label, k in a["counts"].items()) + f" (n={n})\n")
     return t
 
 

@@ -1,0 +1,105 @@
+"""Where the wrong answers went wrong, per test item, so "not separated" says what to fix.
+
+- An approach that retrieves (its records carry contexts), on answerable items with gold
+  documents: `correct`, `retrieved, misread` (a gold document was among its sources and the
+  answer is still wrong), or `retrieval missed` (none was). Beside it, the oracle approach (the
+  same reader handed the gold documents, if evaluated) bounds what a better index could give.
+- A closed-book approach, on paraphrase items (a trained fact asked anew) whose trained
+  phrasing was asked verbatim: `correct`, `learned, not generalised` (right on the trained
+  phrasing, wrong on the new one), or `not learned` (wrong even as trained).
+Each approach gets one sentence naming its bottleneck. Rates carry n and a 95% interval.
+"""
+from __future__ import annotations
+
+from .stats import mean_ci
+
+RETRIEVAL = ("correct", "retrieved, misread", "retrieval missed")
+LEARNING = ("correct", "learned, not generalised", "not learned")
+
+
+def _pct(v) -> str:
+    return "n/a" if v is None else f"{100 * v:.0f}%"
+
+
+def _ci(f: dict) -> str:
+    return f"{_pct(f['value'])} (95% CI {_pct(f['ci'][0])}-{_pct(f['ci'][1])}, n={f['n']})" if f.get("ci") else "n/a"
+
+
+def _retrieval(rs: list[dict], oracle: dict | None) -> dict:
+    items = [r for r in rs if r.get("doc_ids") and r["kind"] != "unanswerable"]
+    outcomes = []
+    for r in items:
+        hit = any(c.get("doc_id") in r["doc_ids"] for c in r.get("contexts") or [])
+        right = r["scores"]["accuracy"] >= 0.5
+        outcomes.append((r["id"], hit, right, "correct" if right else RETRIEVAL[1] if hit else RETRIEVAL[2]))
+    hit_rate = mean_ci([float(h) for _, h, _, _ in outcomes])
+    read_rate = mean_ci([float(ok) for _, h, ok, _ in outcomes if h])
+    counts = {k: sum(o[3] == k for o in outcomes) for k in RETRIEVAL}
+    out = {"kind": "retrieval", "n": len(outcomes), "counts": counts, "outcomes": {o[0]: o[3] for o in outcomes},
+           "hit_rate": hit_rate, "read_rate": read_rate}
+    if not outcomes:
+        out["sentence"] = "No answerable test item names its gold document: retrieval cannot be told from reading."
+        return out
+    bound = f"; handed the gold documents, the same reader is right {_ci(oracle)}" if oracle else ""
+    fix = ("a stronger reader (or a context it reads better), not a better index, is what would help"
+           if counts[RETRIEVAL[1]] >= counts[RETRIEVAL[2]] else
+           "a better index (or more sources in each prompt) is what would help first")
+    out["sentence"] = (f"Retrieval finds a gold document for {_ci(hit_rate)} of the answerable items; the model reads "
+                       f"those right {_ci(read_rate)}{bound}: {fix}.")
+    return out
+
+
+def _learning(ap: str, rs: list[dict], train: list[dict], trained: bool) -> dict:
+    verbatim: dict[str, list[bool]] = {}
+    for r in train:
+        if r.get("fact_id"):
+            verbatim.setdefault(r["fact_id"], []).append(r["scores"]["accuracy"] >= 0.5)
+    outcomes = []
+    for r in rs:
+        if r["kind"] != "paraphrase" or r.get("fact_id") not in verbatim:
+            continue
+        learned = all(verbatim[r["fact_id"]])
+        right = r["scores"]["accuracy"] >= 0.5
+        outcomes.append((r["id"], learned, right, "correct" if right else LEARNING[1] if learned else LEARNING[2]))
+    learned_rate = mean_ci([float(le) for _, le, _, _ in outcomes])
+    carried = mean_ci([float(ok) for _, le, ok, _ in outcomes if le])
+    counts = {k: sum(o[3] == k for o in outcomes) for k in LEARNING}
+    out = {"kind": "learning", "n": len(outcomes), "counts": counts, "outcomes": {o[0]: o[3] for o in outcomes},
+           "learned_rate": learned_rate, "generalised_rate": carried}
+    if not outcomes:
+        out["sentence"] = (f"{ap}: no paraphrase item's trained phrasing was asked, so learning cannot be told from "
+                           "generalising.")
+        return out
+    if not trained:
+        out["sentence"] = f"{ap} (not trained) already knew {_ci(learned_rate)} of the trained facts as the training " \
+                          "set phrases them."
+        return out
+    carry = (f", and carries {_ci(carried)} of those to the test's new phrasing" if carried["n"] else
+             ", so none could carry over to a new phrasing")
+    head = f"{ap} answers {_ci(learned_rate)} of its trained facts when asked as trained{carry}"
+    if counts[LEARNING[2]] >= counts[LEARNING[1]]:
+        out["sentence"] = head + (": it has not learned most of what it was taught; more epochs or several "
+                                  "phrasings per fact, not more facts, is what would help.")
+    else:
+        out["sentence"] = head + (": it learned its facts but does not carry them to new phrasings; training on "
+                                  "several phrasings per fact is what would help.")
+    return out
+
+
+def attribute(answers: list[dict], approaches: list[str], bounds: list[str], trained: set[str] | None = None) -> dict:
+    """{approach: {kind, n, counts, outcomes (item id -> outcome), rates, sentence}}."""
+    test = {ap: [r for r in answers if r["approach"] == ap and r["split"] == "test"] for ap in approaches}
+    train = {ap: [r for r in answers if r["approach"] == ap and r["split"] == "train"] for ap in approaches}
+    oracle = None
+    for ap in bounds:
+        answerable = [r["scores"]["accuracy"] for r in test[ap] if r.get("doc_ids") and r["kind"] != "unanswerable"]
+        oracle = mean_ci(answerable)
+    out = {}
+    for ap in approaches:
+        if ap in bounds:
+            continue
+        if any(r.get("contexts") for r in test[ap]):
+            out[ap] = _retrieval(test[ap], oracle)
+        else:
+            out[ap] = _learning(ap, test[ap], train[ap], ap in (trained or set()))
+    return out
