@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Iterator, Protocol, runtime_checkable
 
 from .llm import DEFAULT_PRECISION
+from .rag import first_line
 
 @dataclass
 class Context:
@@ -87,6 +88,12 @@ class RetrievalAssistant(ClosedBookAssistant):
     top_k: int | None = None
     retrieval: str | None = None
     context: str | None = None  # chunks | focused; None: the index's own setting
+    prompt_format: str | None = None  # chat | completion; None: the index's own setting
+
+    @property
+    def completes(self) -> bool:
+        """A plain completion prompt: the answer is its first line."""
+        return (self.prompt_format or self.index.config.prompt_format) == "completion"
 
     def _contexts(self, hits) -> list[Context]:
         return [Context(h.chunk.doc_id, h.chunk.title, h.chunk.text, float(h.score), h.chunk.chunk_id) for h in hits]
@@ -103,7 +110,8 @@ class RetrievalAssistant(ClosedBookAssistant):
         config = self.index.config
         prompt, shown = rag_prompt_and_sources(self.llm, question, hits, system_prompt=self.system_prompt,
                                                context_tokens=config.context_tokens,
-                                               context=self.context or config.context, focus_tokens=config.focus_tokens)
+                                               context=self.context or config.context, focus_tokens=config.focus_tokens,
+                                               prompt_format=self.prompt_format or config.prompt_format)
         return prompt, self._contexts(shown)  # the sources the model was shown, numbered as in the prompt
 
     def answer(self, questions: list[str]) -> list[Answer]:
@@ -112,7 +120,23 @@ class RetrievalAssistant(ClosedBookAssistant):
         retrieval_s = (time.perf_counter() - t0) / max(len(questions), 1)
         prepared = [self.prepare(q, hits) for q, hits in zip(questions, all_hits)]
         gens = self.llm.generate([p for p, _ in prepared], max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
-        return [Answer(g.text, ctx, g.latency_s + retrieval_s) for g, (_, ctx) in zip(gens, prepared)]
+        cut = first_line if self.completes else (lambda text: text)
+        return [Answer(cut(g.text), ctx, g.latency_s + retrieval_s) for g, (_, ctx) in zip(gens, prepared)]
+
+    def stream(self, question: str) -> tuple[Iterator[str], list[Context]]:
+        pieces, contexts = super().stream(question)
+        return (_until_line_break(pieces) if self.completes else pieces), contexts
+
+
+def _until_line_break(pieces: Iterator[str]) -> Iterator[str]:
+    """A streamed completion up to its first line break (after some text): the answer."""
+    said = ""
+    for piece in pieces:
+        if "\n" in piece and said.strip():
+            yield piece.split("\n", 1)[0]
+            return
+        said += piece
+        yield piece
 
 
 @dataclass

@@ -54,6 +54,9 @@ class RagConfig(ApproachConfig):
         "chunks", description="what the model reads: whole chunks, or the sentences and table rows of them that "
                               "bear on the question", json_schema_extra=FORM)
     focus_tokens: int = Field(192, ge=16, description="token budget of the focused context (LLM tokens)")
+    prompt_format: Literal["chat", "completion"] = Field(
+        "chat", description="chat: the model's chat template; completion: plain text ending in 'Answer:', the "
+                            "answer cut at its first line (what some small models read best)")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant (Cormack et al. 2009)")
     fusion_depth: int = Field(20, ge=1, description="candidates each retriever hands to the fusion")
     flat_below: int = Field(20_000, ge=1, description="index=auto: exact search below this many chunks, IVF above")
@@ -530,20 +533,39 @@ FOCUSED_INSTRUCTION = ("Answer the question in a few words, copied from the numb
 
 
 def rag_prompt(llm, question: str, hits: list[Hit], system_prompt: str | None = None,
-               context_tokens: int = 1024, context: str = "chunks", focus_tokens: int = 192) -> str:
-    """The chat prompt for one question (see rag_prompt_and_sources)."""
-    return rag_prompt_and_sources(llm, question, hits, system_prompt, context_tokens, context, focus_tokens)[0]
+               context_tokens: int = 1024, context: str = "chunks", focus_tokens: int = 192,
+               prompt_format: str = "chat") -> str:
+    """The prompt for one question (see rag_prompt_and_sources)."""
+    return rag_prompt_and_sources(llm, question, hits, system_prompt, context_tokens, context, focus_tokens,
+                                  prompt_format)[0]
+
+
+def completion_prompt(user: str, system: str | None = None) -> str:
+    """The same words as the chat prompt, without the chat template: a plain text the model
+    continues after "Answer:" (its answer ends at the first line break: `first_line`)."""
+    return (f"{system}\n\n" if system else "") + f"{user}\nAnswer:"
+
+
+def first_line(text: str) -> str:
+    """A completion's answer: its first non-empty line."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
 
 def rag_prompt_and_sources(llm, question: str, hits: list[Hit], system_prompt: str | None = None,
                            context_tokens: int = 1024, context: str = "chunks",
-                           focus_tokens: int = 192) -> tuple[str, list[Hit]]:
+                           focus_tokens: int = 192, prompt_format: str = "chat") -> tuple[str, list[Hit]]:
     """The chat prompt for one question: the instruction, numbered sources in rank order, then the
     question; and the hits the model was shown, in the order numbered, so that citation [n] is
     shown[n-1]. `chunks`: whole chunks, as many as fit in `context_tokens` of the LLM's tokenizer
     (the last one cut to fit). `focused`: the sentences and table rows of the chunks that bear on
-    the question (focus.py), within `focus_tokens`."""
+    the question (focus.py), within `focus_tokens`. `prompt_format` completion: the same words as
+    plain text (completion_prompt)."""
     tok = llm.tokenizer
+
+    def wrap(user: str) -> str:
+        return completion_prompt(user, system_prompt) if prompt_format == "completion" else \
+            llm.chat_prompt(user, system_prompt or None)
+
     count = lambda s: len(tok(s, add_special_tokens=False)["input_ids"])  # noqa: E731
     frame = f"{INSTRUCTION}\n\nSources:\n\n\nQuestion: {question}"
     budget = context_tokens
@@ -559,7 +581,7 @@ def rag_prompt_and_sources(llm, question: str, hits: list[Hit], system_prompt: s
                    for n, i in enumerate(sorted(pieces), 1)]
         block = "\n\n".join(sources) if sources else "(no sources were found)"
         user = f"{FOCUSED_INSTRUCTION}\n\nSources:\n{block}\n\nQuestion: {question}"
-        return llm.chat_prompt(user, system_prompt or None), shown
+        return wrap(user), shown
     sources, used = [], 0
     for n, hit in enumerate(hits, 1):
         header = f"[{n}] {hit.chunk.title or hit.chunk.doc_id}\n"
@@ -581,7 +603,7 @@ def rag_prompt_and_sources(llm, question: str, hits: list[Hit], system_prompt: s
         break
     block = "\n\n".join(sources) if sources else "(no sources were found)"
     user = f"{INSTRUCTION}\n\nSources:\n{block}\n\nQuestion: {question}"
-    return llm.chat_prompt(user, system_prompt or None), hits[:len(sources)]
+    return wrap(user), hits[:len(sources)]
 
 
 # -- metrics --------------------------------------------------------------------------------------

@@ -405,3 +405,21 @@ def test_minilm_retrieves_the_document_a_question_names():
     idx = RagIndex.build(docs, load_embedder(None, device="cpu"), RagConfig())
     m = retrieval_metrics(idx, pairs, k=3)
     assert m["n"] == len(pairs) and m["hit_at_k"] >= 0.75, m
+
+
+def test_a_completion_prompt_is_plain_text_and_its_answer_one_line(tiny_llm, tiny_embedder):
+    from assistant.assistants import RetrievalAssistant
+    from assistant.rag import RagConfig, RagIndex, first_line, rag_prompt
+
+    index = RagIndex.build(DOCS, tiny_embedder, RagConfig(chunk_tokens=64, chunk_overlap=8, prompt_format="completion"))
+    hits = index.search("What is fact1?", k=2)
+    chat = rag_prompt(tiny_llm, "What is fact1?", hits, "Be brief.")
+    plain = rag_prompt(tiny_llm, "What is fact1?", hits, "Be brief.", prompt_format="completion")
+    assert plain.startswith("Be brief.\n\n") and plain.endswith("Question: What is fact1?\nAnswer:")
+    assert "<|im_start|>" in chat and "<|im_start|>" not in plain
+    assert first_line("\n  Visa and Mastercard. [1]\nQuestion: next") == "Visa and Mastercard. [1]"
+    bot = RetrievalAssistant("rag", tiny_llm, "Be brief.", max_new_tokens=12, index=index)
+    assert bot.completes and bot.prepare("What is fact1?")[0].endswith("Answer:")
+    assert all("\n" not in a.text for a in bot.answer(["What is fact1?", "What is fact2?"]))
+    pieces, _ = bot.stream("What is fact1?")
+    assert "\n" not in "".join(pieces)
