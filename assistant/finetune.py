@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import random
 import shutil
@@ -216,6 +217,24 @@ class TrainingInterrupted(Cancelled):
 
 
 BUILD_TIME = "build_time.json"  # in each checkpoint: the build's seconds so far, all segments
+DIVERGED_RISE = 2.0  # a train loss this many times its first logged value (after warm-up) has diverged
+
+
+def divergence(losses: Sequence[float], step: int, warmup_steps: int) -> str | None:
+    """Why the logged train losses (first to latest) say training diverged, or None.
+
+    A non-finite loss always; after warm-up, a loss above DIVERGED_RISE times the first one (and a
+    nat above it, so that batch-to-batch noise on a low start is no alarm). A learning rate far too
+    high ends in one of the two; the Trainer would otherwise go on and save a useless adapter."""
+    if not losses:
+        return None
+    first, last = losses[0], losses[-1]
+    if not math.isfinite(last):
+        return f"training diverged at step {step}: the train loss is {last} (it began at {first:.3f})"
+    if step > warmup_steps and math.isfinite(first) and last > max(DIVERGED_RISE * first, first + 1.0):
+        return (f"training diverged at step {step}: the train loss rose to {last:.3f} from {first:.3f} "
+                f"(over {DIVERGED_RISE:g}x)")
+    return None
 
 
 def _trainer_callbacks(events: Events, cancel: threading.Event | None, history_path: Path | None, approach: str,
@@ -256,17 +275,23 @@ def _trainer_callbacks(events: Events, cancel: threading.Event | None, history_p
             return (time.perf_counter() - self.t0) / done * max(0, state.max_steps - state.global_step)
 
         def on_log(self, args, state, control, logs=None, **kw):
-            if not state.is_world_process_zero:
-                return
             logs = logs or {}
-            if history_path is not None:
+            main = state.is_world_process_zero
+            if main and history_path is not None:
                 write_json(history_path, history_from_state(state, approach, status="running"))
-            if "loss" in logs or "eval_loss" in logs:
+            if main and ("loss" in logs or "eval_loss" in logs):
                 phase = "eval" if "eval_loss" in logs else "train"
                 events(Event(approach, state.global_step, state.max_steps, f"step {state.global_step}", phase,
                              {"loss": logs.get("loss"), "val_loss": logs.get("eval_loss"),
                               "epoch": round(state.epoch or 0, 3), "eta_s": self.eta(state)}))
-            return self.check_cancel(control)  # a listener may have set the token at this step
+            if "loss" in logs:  # every process logs the same gathered loss, so every one stops here
+                why = divergence([e["loss"] for e in state.log_history if "loss" in e], state.global_step,
+                                 args.get_warmup_steps(state.max_steps))
+                if why:
+                    if main and history_path is not None:
+                        write_json(history_path, history_from_state(state, approach, status="failed"))
+                    raise UserError(f"{why}: lower it (now {args.learning_rate:g})", field="learning-rate")
+            return self.check_cancel(control) if main else None  # a listener may have set the token at this step
 
     return Glue()
 
@@ -352,6 +377,7 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, ha
         warmup_steps=config.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
         weight_decay=config.weight_decay,
         logging_strategy="steps", logging_steps=config.logging_steps,
+        logging_nan_inf_filter=False,  # a NaN loss is logged as NaN (else as 0.0): divergence() must see it
         eval_strategy="steps" if has_val else "no", eval_steps=config.eval_steps,
         save_strategy="steps", save_steps=config.eval_steps, save_total_limit=config.save_total_limit,
         load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
