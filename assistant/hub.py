@@ -2,17 +2,24 @@
 
 Nothing is downloaded unless the user names a hub model: everything else runs with
 HF_HUB_OFFLINE=1, so a missing file is a clear error instead of a silent download attempt.
+A hub model that is not in the local cache is fetched only when the hub answers at once (one
+try, HUB_TIMEOUT_S) and the user did not set HF_HUB_OFFLINE; otherwise it is one line at once,
+not a minute of the hub client's retries.
 """
 from __future__ import annotations
 
+import functools
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_TIMEOUT_S = 3.0  # how long the hub has to answer before we call the machine offline (one try)
+_user_offline: bool | None = None  # HF_HUB_OFFLINE as the user set it, before default_offline() (None: not read)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,72 @@ def set_offline(offline: bool) -> None:
         pass
 
 
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().upper() in {"1", "ON", "YES", "TRUE"}  # as huggingface_hub reads it
+
+
+def default_offline() -> None:
+    """HF_HUB_OFFLINE=1 unless the user set it (at the start of a command); whether they set it is
+    kept, because from here on the variable is ours."""
+    global _user_offline
+    _user_offline = _truthy(os.environ.get("HF_HUB_OFFLINE"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def offline_by_user() -> bool:
+    return _truthy(os.environ.get("HF_HUB_OFFLINE")) if _user_offline is None else _user_offline
+
+
+@functools.lru_cache(maxsize=None)
+def hub_reachable(endpoint: str) -> bool:
+    """Whether the hub at `endpoint` answers within HUB_TIMEOUT_S: one request, no retries. In a
+    thread, so that a name lookup that hangs is bounded too."""
+    import urllib.error
+    import urllib.request
+
+    answered = []
+
+    def probe():
+        # the standard library, not the hub client: that one refuses every request while HF_HUB_OFFLINE is set
+        try:
+            urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=HUB_TIMEOUT_S).close()
+            answered.append(True)
+        except urllib.error.HTTPError as e:  # an answer, if not a welcome one
+            answered.append(e.code < 500)
+        except Exception:  # no answer: name lookup, connection or timeout
+            pass
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(HUB_TIMEOUT_S)
+    return bool(answered and answered[0])
+
+
+def _in_cache(repo_id: str) -> bool:
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # an id the hub client refuses is not cached
+        return False
+
+
+def _fetch_from_hub(name: str, what: str) -> bool:
+    """Whether hub id `name` is fetched from the hub (True) or read from the local cache (False);
+    a UserError at once when neither can work."""
+    from huggingface_hub import constants
+
+    offline = offline_by_user()
+    online = not offline and hub_reachable(constants.ENDPOINT)
+    if online or _in_cache(name):
+        return online
+    if offline:
+        raise UserError(f"HF_HUB_OFFLINE is set and {what} '{name}' is not in the Hugging Face cache: give a local "
+                        f"folder or the embedded default")
+    raise UserError(f"cannot reach the Hugging Face hub to fetch {what} '{name}' (offline?): give a local folder "
+                    f"or the embedded default")
+
+
 def resolve(name: str, *, aliases: tuple[str, ...], embedded, what: str) -> ModelSource:
     """Resolve `name`: one of `aliases` -> embedded (via `embedded()`), a folder, or a hub id."""
     if name.lower() in {a.lower() for a in aliases}:
@@ -52,7 +125,7 @@ def resolve(name: str, *, aliases: tuple[str, ...], embedded, what: str) -> Mode
             raise UserError(f"{what} '{name}' is a file; give a model folder", path=None)
         return ModelSource(name, "local", str(path.resolve()))
     if _HUB_ID.match(name):
-        set_offline(False)
+        set_offline(not _fetch_from_hub(name, what))
         return ModelSource(name, "hub", name)
     raise UserError(f"unknown {what} '{name}': not the embedded default ({aliases[0]}), "
                     f"not an existing folder, not a Hugging Face id (owner/name)")

@@ -122,7 +122,9 @@ def _terminate(signum, frame):
 
 
 def main(argv: list[str] | None = None) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded unless a hub model is named
+    from ..hub import default_offline
+
+    default_offline()  # nothing is downloaded unless a hub model is named
     os.environ.setdefault("RAGAS_DO_NOT_TRACK", "true")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     argv = sys.argv[1:] if argv is None else argv
