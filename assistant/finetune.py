@@ -138,6 +138,41 @@ class QAExamples:
         return {"builder": self.name, "system_prompt": self.system_prompt}
 
 
+@dataclass
+class DocumentExamples:
+    """Continued pre-training examples (`train_on` docs): the documents' text cut into passages of
+    at most `max_tokens` tokens, with no prompt, so the loss is on every token, as the adapter
+    would read the documents themselves (Ovadia et al. 2024's setting, mixed with the Q&A pairs
+    rather than before them). `cap`: a seeded sample of passages, those of `first` documents
+    first (the quick profile's demo budget)."""
+
+    documents: list
+    max_tokens: int
+    cap: int | None = None
+    first: frozenset = frozenset()
+    seed: int = 0
+    name: str = "docs"
+
+    def examples(self, tokenizer) -> list[Example]:
+        out = []
+        for doc in self.documents:
+            ids = tokenizer(doc.text, add_special_tokens=False)["input_ids"]
+            for start in range(0, len(ids), self.max_tokens):
+                out.append(Example("", tokenizer.decode(ids[start:start + self.max_tokens]).strip(),
+                                   {"doc": doc.id, "plain": True}))
+        out = [e for e in out if e.answer]
+        if self.cap and self.cap < len(out):
+            order = list(range(len(out)))
+            random.Random(self.seed).shuffle(order)
+            order.sort(key=lambda i: out[i].meta["doc"] not in self.first)
+            keep = set(order[:self.cap])
+            out = [e for i, e in enumerate(out) if i in keep]
+        return out
+
+    def describe(self) -> dict:
+        return {"documents": len(self.documents), "max_tokens": self.max_tokens, "cap": self.cap}
+
+
 _MARK = "\u2063ANSWER\u2063"
 
 
@@ -159,6 +194,8 @@ def encode_example(tokenizer, example: Example, max_length: int, eot: str | None
     not fit. Labels are -100 on the prompt (masked by its length, never by the pad id: the pad
     token of SmolLM2 is its eos, which the answer must keep)."""
     eot = end_of_turn(tokenizer) if eot is None else eot
+    if example.meta.get("plain"):  # a passage of a document: plain text, no turn to end
+        eot = ""
     prompt_ids = tokenizer(example.prompt, add_special_tokens=False)["input_ids"]
     answer_ids = tokenizer(example.answer + eot, add_special_tokens=False)["input_ids"]
     if len(prompt_ids) >= max_length - 4:
@@ -361,8 +398,10 @@ def trainer_class(seed: int):
     return BuilderTrainer
 
 
-def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, has_val: bool, precision: str = "fp32"):
-    """The Trainer's arguments; `precision` is resolved (llm.resolve_precision): bf16 or fp32."""
+def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, has_val: bool, precision: str = "fp32",
+                       best_at_end: bool = True):
+    """The Trainer's arguments; `precision` is resolved (llm.resolve_precision): bf16 or fp32.
+    `best_at_end`: restore the checkpoint of the lowest validation loss when training ends."""
     from transformers import TrainingArguments
 
     return TrainingArguments(
@@ -380,7 +419,7 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, ha
         logging_nan_inf_filter=False,  # a NaN loss is logged as NaN (else as 0.0): divergence() must see it
         eval_strategy="steps" if has_val else "no", eval_steps=config.eval_steps,
         save_strategy="steps", save_steps=config.eval_steps, save_total_limit=config.save_total_limit,
-        load_best_model_at_end=has_val, metric_for_best_model="eval_loss", greater_is_better=False,
+        load_best_model_at_end=has_val and best_at_end, metric_for_best_model="eval_loss", greater_is_better=False,
         restore_callback_states_from_checkpoint=True,  # the early-stopping counter survives a resume
         bf16=precision == "bf16", use_cpu=device == "cpu",
         seed=config.seed, data_seed=config.seed,
@@ -524,12 +563,15 @@ def _save_adapter(model, folder: Path) -> Path:
 def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "ft", device: str = "auto",
                   resume: bool = False, events: Events = no_events,
                   examples: ExampleBuilder | None = None, cancel: threading.Event | None = None,
-                  precision: str = DEFAULT_PRECISION) -> dict:
+                  precision: str = DEFAULT_PRECISION, documents: DocumentExamples | None = None,
+                  train_qa: bool = True, early_stopping: bool = True) -> dict:
     """Train a LoRA adapter on the corpus's train split into `run/<approach>/`; returns a summary.
 
     `events` hears an Event after each logged step; setting `cancel` stops training after the
     current step, leaving a checkpoint that `resume=True` continues from (the stage is recorded
-    "interrupted" and TrainingInterrupted is raised).
+    "interrupted" and TrainingInterrupted is raised). `documents`: passages of the documents to
+    train on as well (`train_on` docs+qa), or alone with `train_qa=False` (docs);
+    `early_stopping=False` logs the validation loss but neither stops on it nor restores its best.
     """
     from .llm import load_llm, pick_device
     from .memory import PeakMemory
@@ -547,6 +589,8 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
     device = pick_device(device)
     precision = resolve_precision(precision, device)
     identity = _identity(approach, config, corpus, base_name, builder, precision)
+    if documents:
+        identity["documents"] = documents.describe()
     resume_from = _resume_point(ckpt_dir, identity) if resume else None
     earlier_s = _spent_before(resume_from)
 
@@ -588,10 +632,12 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         from peft import get_peft_model
         from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
 
-        train_examples = [builder.build(p, llm) for p in train_pairs]
+        train_examples = [builder.build(p, llm) for p in train_pairs] if train_qa else []
+        if documents:
+            train_examples += documents.examples(llm.tokenizer)
         train_set, skipped = encode_examples(llm.tokenizer, train_examples, config.max_length)
         val_set, val_skipped = encode_examples(llm.tokenizer, [builder.build(p, llm) for p in val_sample], config.max_length)
-        write_jsonl(folder / "examples.sample.jsonl", [asdict(e) for e in train_examples[:8]])  # what it trains on
+        write_jsonl(folder / "examples.sample.jsonl", [asdict(e) for e in train_examples[:4] + train_examples[4:][-4:]])
         gold = [e.meta["gold"] for e in train_examples if e.meta.get("gold") is not None]
         example_stats = {"with_gold_source": sum(gold), "without_gold_source": len(gold) - sum(gold),
                          "gold_share": round(sum(gold) / len(gold), 4)} if gold else {}
@@ -604,11 +650,12 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         except ValueError as e:  # peft: target modules that the model does not have
             raise UserError(f"{str(e).splitlines()[0]} (model '{llm.source.name}')", field="target-modules") from None
         model.train()
-        args = training_arguments(config, ckpt_dir, device, has_val=bool(val_set), precision=precision)
+        args = training_arguments(config, ckpt_dir, device, has_val=bool(val_set), precision=precision,
+                                  best_at_end=early_stopping)
         glue = _trainer_callbacks(events, cancel, history_path, approach,
                                   spent=lambda: earlier_s + time.perf_counter() - t_start)
         trainer_callbacks = [glue]
-        if val_set:
+        if val_set and early_stopping:
             trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
         trainer = trainer_class(config.seed)(
             model=model, args=args, train_dataset=train_set, eval_dataset=val_set or None,
@@ -651,6 +698,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
 
             write_json(folder / "manifest.json", {
                 **summary, "config": config.model_dump(), "examples": identity["examples"],
+                "documents": identity.get("documents"),
                 "trained_pair_ids": [p.id for p in train_pairs] if config.max_train_examples else "all",
                 "corpus": {"name": corpus.name, "fingerprint": corpus.fingerprint, "train_pairs": len(corpus.split("train")),
                            "val_pairs": len(val_pairs)},
