@@ -8,6 +8,8 @@ from .options import ConsoleEvents, print_result, values_of
 def recommendation_text(run, report: dict) -> str:
     rec = report["recommendation"]
     lines = [f"run {run.id}", "", rec["summary"], ""] + [f"- {s}" for s in rec["reasons"]]
+    if rec.get("diagnosis"):
+        lines += ["", "Where the errors are:"] + [f"- {d}" for d in rec["diagnosis"]]
     if rec["caveats"]:
         lines += ["", "Caveats:"] + [f"- {c}" for c in rec["caveats"]]
     lines += ["", f"reports: {run.path / 'report.md'}  {run.path / 'report.html'}  {run.path / 'report.json'}"]

@@ -168,6 +168,8 @@ def headline(report: dict) -> dict:
     out = {"winner": report["recommendation"]["winner"]}
     for ap in report["approaches"]:
         f = report["accuracy"][ap]["overall"]
+        verbatim = (report["overfitting"]["paraphrase_vs_verbatim"].get(ap) or {}).get("verbatim") or {}
         out[ap] = {"accuracy": f["value"], "ci": f["ci"], "n": f["n"],
-                   "unseen": report["accuracy"][ap]["by_kind"]["unseen"]["value"]}
+                   "unseen": report["accuracy"][ap]["by_kind"]["unseen"]["value"],
+                   "train_verbatim": verbatim.get("value")}
     return out

@@ -15,8 +15,11 @@ def table_rows(r: dict) -> dict[str, list[list[str]]]:
     `bias_paired_note`, the sentence that sums up the paired bias comparisons."""
     aps = r["approaches"]
     t = {}
-    t["accuracy"] = [["approach", "accuracy", *KINDS]] + [
-        [ap, fmt(r["accuracy"][ap]["overall"]), *(fmt(r["accuracy"][ap]["by_kind"][k]) for k in KINDS)] for ap in aps]
+    # the trained facts asked in their trained words: did the adapter learn what it was taught?
+    verbatim = {ap: (r.get("overfitting", {}).get("paraphrase_vs_verbatim", {}).get(ap) or {}).get("verbatim") for ap in aps}
+    t["accuracy"] = [["approach", "accuracy", *KINDS, "trained facts, asked as trained"]] + [
+        [ap, fmt(r["accuracy"][ap]["overall"]), *(fmt(r["accuracy"][ap]["by_kind"][k]) for k in KINDS),
+         fmt(verbatim[ap])] for ap in aps]
     if r["run"].get("judge"):
         t["accuracy"][0] += ["judge correctness", "judge faithfulness"]
         for row, ap in zip(t["accuracy"][1:], aps):
