@@ -45,7 +45,7 @@ def mcnemar(a: list[float], b: list[float]) -> tuple[int, int, float]:
     from scipy.stats import binomtest
 
     b10, b01 = sum(x > y for x, y in zip(a, b)), sum(x < y for x, y in zip(a, b))
-    return b10, b01, (binomtest(b10, b10 + b01).pvalue if b10 + b01 else 1.0)
+    return b10, b01, float(binomtest(b10, b10 + b01).pvalue) if b10 + b01 else 1.0
 
 
 def main() -> int:
@@ -113,10 +113,10 @@ def main() -> int:
             print(f"  {name} vs {BASELINE}: {b10} vs {b01} discordant pairs, McNemar p={p:.3g}")
     best = max((k for k in acc if not k.startswith("oracle")), key=acc.get)
     ratio = acc[best] / acc[BASELINE] if acc[BASELINE] else float("inf")
-    p = tests.get(best, 1.0)
+    p = float(tests.get(best, 1.0))
     print(json.dumps({"benchmark": "reader_context", "figure": f"val accuracy of the RAG answer, {best}",
                       "unit": "share correct", "value": round(acc[best], 3), "baseline": round(acc[BASELINE], 3),
-                      "ratio": round(ratio, 2), "target": TARGET, "met": ratio >= TARGET and p < 0.05,
+                      "ratio": round(ratio, 2), "target": TARGET, "met": bool(ratio >= TARGET and p < 0.05),
                       **{f"oracle_{k.split(' ', 1)[1]}": round(v, 3) for k, v in acc.items() if k.startswith("oracle")},
                       "n": n, "p_value": round(p, 4)}))
     return 0
