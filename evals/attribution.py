@@ -25,27 +25,30 @@ def _ci(f: dict) -> str:
     return f"{_pct(f['value'])} (95% CI {_pct(f['ci'][0])}-{_pct(f['ci'][1])}, n={f['n']})" if f.get("ci") else "n/a"
 
 
+def _tally(kind: str, labels: tuple[str, str, str], steps: list[tuple[str, bool, bool]], reached: str,
+           then: str) -> dict:
+    """`steps`: (item id, first step reached (gold document found / fact learned), answer right).
+    Each item's outcome (right; wrong after the first step; wrong before it), their counts, and
+    two rates: how often the first step was reached, and how often the answer was right then."""
+    outcomes = {i: labels[0] if ok else labels[1] if hit else labels[2] for i, hit, ok in steps}
+    return {"kind": kind, "n": len(steps), "counts": {k: sum(o == k for o in outcomes.values()) for k in labels},
+            "outcomes": outcomes, reached: mean_ci([float(hit) for _, hit, _ in steps]),
+            then: mean_ci([float(ok) for _, hit, ok in steps if hit])}
+
+
 def _retrieval(rs: list[dict], oracle: dict | None) -> dict:
-    items = [r for r in rs if r.get("doc_ids") and r["kind"] != "unanswerable"]
-    outcomes = []
-    for r in items:
-        hit = any(c.get("doc_id") in r["doc_ids"] for c in r.get("contexts") or [])
-        right = r["scores"]["accuracy"] >= 0.5
-        outcomes.append((r["id"], hit, right, "correct" if right else RETRIEVAL[1] if hit else RETRIEVAL[2]))
-    hit_rate = mean_ci([float(h) for _, h, _, _ in outcomes])
-    read_rate = mean_ci([float(ok) for _, h, ok, _ in outcomes if h])
-    counts = {k: sum(o[3] == k for o in outcomes) for k in RETRIEVAL}
-    out = {"kind": "retrieval", "n": len(outcomes), "counts": counts, "outcomes": {o[0]: o[3] for o in outcomes},
-           "hit_rate": hit_rate, "read_rate": read_rate}
-    if not outcomes:
+    steps = [(r["id"], any(c.get("doc_id") in r["doc_ids"] for c in r.get("contexts") or []),
+              r["scores"]["accuracy"] >= 0.5) for r in rs if r.get("doc_ids") and r["kind"] != "unanswerable"]
+    out = _tally("retrieval", RETRIEVAL, steps, "hit_rate", "read_rate")
+    if not steps:
         out["sentence"] = "No answerable test item names its gold document: retrieval cannot be told from reading."
         return out
     bound = f"; handed the gold documents, the same reader is right {_ci(oracle)}" if oracle else ""
     fix = ("a stronger reader (or a context it reads better), not a better index, is what would help"
-           if counts[RETRIEVAL[1]] >= counts[RETRIEVAL[2]] else
+           if out["counts"][RETRIEVAL[1]] >= out["counts"][RETRIEVAL[2]] else
            "a better index (or more sources in each prompt) is what would help first")
-    out["sentence"] = (f"Retrieval finds a gold document for {_ci(hit_rate)} of the answerable items; the model reads "
-                       f"those right {_ci(read_rate)}{bound}: {fix}.")
+    out["sentence"] = (f"Retrieval finds a gold document for {_ci(out['hit_rate'])} of the answerable items; the "
+                       f"model reads those right {_ci(out['read_rate'])}{bound}: {fix}.")
     return out
 
 
@@ -54,19 +57,11 @@ def _learning(ap: str, rs: list[dict], train: list[dict], trained: bool) -> dict
     for r in train:
         if r.get("fact_id"):
             verbatim.setdefault(r["fact_id"], []).append(r["scores"]["accuracy"] >= 0.5)
-    outcomes = []
-    for r in rs:
-        if r["kind"] != "paraphrase" or r.get("fact_id") not in verbatim:
-            continue
-        learned = all(verbatim[r["fact_id"]])
-        right = r["scores"]["accuracy"] >= 0.5
-        outcomes.append((r["id"], learned, right, "correct" if right else LEARNING[1] if learned else LEARNING[2]))
-    learned_rate = mean_ci([float(le) for _, le, _, _ in outcomes])
-    carried = mean_ci([float(ok) for _, le, ok, _ in outcomes if le])
-    counts = {k: sum(o[3] == k for o in outcomes) for k in LEARNING}
-    out = {"kind": "learning", "n": len(outcomes), "counts": counts, "outcomes": {o[0]: o[3] for o in outcomes},
-           "learned_rate": learned_rate, "generalised_rate": carried}
-    if not outcomes:
+    steps = [(r["id"], all(verbatim[r["fact_id"]]), r["scores"]["accuracy"] >= 0.5) for r in rs
+             if r["kind"] == "paraphrase" and r.get("fact_id") in verbatim]
+    out = _tally("learning", LEARNING, steps, "learned_rate", "generalised_rate")
+    learned_rate, carried = out["learned_rate"], out["generalised_rate"]
+    if not steps:
         out["sentence"] = (f"{ap}: no paraphrase item's trained phrasing was asked, so learning cannot be told from "
                            "generalising.")
         return out
@@ -77,7 +72,7 @@ def _learning(ap: str, rs: list[dict], train: list[dict], trained: bool) -> dict
     carry = (f", and carries {_ci(carried)} of those to the test's new phrasing" if carried["n"] else
              ", so none could carry over to a new phrasing")
     head = f"{ap} answers {_ci(learned_rate)} of its trained facts when asked as trained{carry}"
-    if counts[LEARNING[2]] >= counts[LEARNING[1]]:
+    if out["counts"][LEARNING[2]] >= out["counts"][LEARNING[1]]:
         out["sentence"] = head + (": it has not learned most of what it was taught; more epochs or several "
                                   "phrasings per fact, not more facts, is what would help.")
     else:
