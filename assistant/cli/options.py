@@ -91,6 +91,8 @@ def load_config(args) -> None:
         except tomllib.TOMLDecodeError as e:
             m = re.search(r"\(at line (\d+)", str(e))
             raise UserError(f"not valid TOML: {str(e).split(' (at ')[0]}", path=p, line=int(m.group(1)) if m else None) from None
+        except RecursionError:  # tomllib parses nested arrays and tables recursively
+            raise UserError("not valid TOML: nested too deeply", path=p) from None
         for key, value in data.items():
             dest = key.replace("-", "_")
             if not hasattr(args, dest) or dest in ("config", "handler", "command"):

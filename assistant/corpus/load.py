@@ -150,6 +150,8 @@ def _read_meta(path: Path, warnings: list[str]) -> CorpusMeta:
     except tomllib.TOMLDecodeError as e:
         at = re.search(r"\(at line (\d+)", str(e))  # Python 3.11's tomllib puts the line only in the message
         raise UserError(f"not valid TOML: {str(e).split(' (at ')[0]}", path=path, line=int(at.group(1)) if at else None) from None
+    except RecursionError:  # tomllib parses nested arrays and tables recursively
+        raise UserError("not valid TOML: nested too deeply", path=path) from None
     try:
         meta = CorpusMeta.model_validate(data)
     except ValidationError as e:
