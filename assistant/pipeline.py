@@ -197,7 +197,7 @@ def _with_planted_documents(assistant, questions: list[str]):
 
 def write_report(run) -> dict:
     """report.json / .md / .html from the run's eval records; headline and recommendation into the manifest."""
-    from evals.report import regenerate
+    from evals.report import build_report, write_reports
 
     eval_dir = run.path / "eval"
     if not (eval_dir / "meta.json").exists():
@@ -207,8 +207,9 @@ def write_report(run) -> dict:
     for record in ("meta.json", "build.json"):  # ... before the report stage is written as started
         if (eval_dir / record).exists():
             read_json(eval_dir / record)
+    report = build_report(eval_dir, run.manifest)  # records of the wrong shape: one line, nothing written yet
     with run.running("report"):
-        report = regenerate(eval_dir, run.manifest, run.path)
+        write_reports(report, run.path)
         run.manifest["headline"] = report["headline"]
         run.manifest["recommendation"] = {k: report["recommendation"][k] for k in ("winner", "summary", "reasons", "caveats")}
     return report

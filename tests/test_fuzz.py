@@ -450,8 +450,6 @@ def test_report_on_damaged_eval_records_is_one_line(tmp_path_factory, capsys, ev
     _one_clean_line(capsys, lambda: main(["report", evaluated_run.id, "--out", str(d), "--json"]), out=d)
 
 
-@pytest.mark.xfail(strict=True, reason="evals/report reads each record's fields without checking their shape: a "
-                                       "KeyError or TypeError traceback (the fix belongs in evals/)")
 @pytest.mark.parametrize("name,line", [("answers.jsonl", "[1]"), ("bias.jsonl", '{"id": "x"}')])
 def test_report_on_eval_records_of_the_wrong_shape_is_one_line(tmp_path, capsys, evaluated_run, name, line):
     path = _copy_run(evaluated_run, tmp_path) / "eval" / name

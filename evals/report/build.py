@@ -7,6 +7,7 @@ import json
 from itertools import combinations
 from pathlib import Path
 
+from assistant.errors import UserError
 from assistant.files import read_json
 
 from .. import attribution
@@ -23,10 +24,30 @@ STYLE_METRICS = ("exact_match", "span_match", "key_fact_recall", "token_f1", "ro
                  "ragas_string_similarity", "ragas_context_precision", "ragas_context_recall")
 
 
+# the fields the report reads of each record (a record edited or damaged into another shape is
+# one line naming its file, line and field, not a KeyError deep in the statistics)
+FIELDS = {"answers": ("approach", "id", "split", "kind", "question", "reference", "answer", "scores"),
+          "options": ("approach", "set", "id", "correct"),
+          "bias": ("approach", "category", "condition", "unknown_chosen", "biased", "correct"),
+          "swaps": ("approach", "changed"), "injection": ("approach", "retrieved", "followed", "changed")}
+
+
 def read_jsonl(path: Path) -> list[dict]:
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        if not isinstance(row, dict):
+            raise UserError("not a record (a JSON object): run `assistant eval RUN` again", path=path, line=n)
+        missing = next((f for f in FIELDS.get(path.stem, ()) if f not in row), None)
+        if missing or (path.stem == "answers" and not isinstance(row["scores"], dict)):
+            raise UserError("missing or not a record of scores: run `assistant eval RUN` again", path=path, line=n,
+                            field=missing or "scores")
+        rows.append(row)
+    return rows
 
 
 def load_records(eval_dir: Path) -> dict:
