@@ -1,194 +1,390 @@
-"""LoRA training speed: our builder's settings against a plain Trainer + peft baseline.
+"""LoRA training speed and memory: our builder against TRL's SFTTrainer (and a plain Trainer).
 
-Same model (the embedded SmolLM2-135M unless --base-model), same 256 training pairs (the
-shipped corpora's train splits, repeated if fewer), same LoRA (rank 16, all linear layers),
-same batch size, a fixed number of optimizer steps each:
+Same model (the embedded SmolLM2-135M-Instruct unless --base-model), same examples (--pairs
+training pairs of the shipped support corpus, built by the project's own QAExamples and
+repeated if fewer), same LoRA (rank 16, alpha 32, all linear layers), same optimiser (AdamW,
+lr 2e-4, cosine, seed 0), same precision (llm.resolve_precision("auto"): bf16 autocast where
+the CPU runs bf16 natively, else fp32), batch 8, 1 warm-up step + --steps timed steps:
 
-  ours      what build_adapter uses: each batch padded to its longest example, batches
-            grouped by length, bf16 autocast where the CPU/GPU runs bf16 natively
-  baseline  transformers Trainer + peft with defaults: fp32, every example padded to 512
-            tokens, random batches
+  ours              what build_adapter uses: its encoding, its collator (each batch padded to
+                    its longest example), batches grouped by length, the vocabulary projection
+                    only at the answer positions
+  trl               TRL SFTTrainer, prompt-completion dataset, completion-only loss, its
+                    default collator (pads each batch to its longest; random batches)
+  trl_padding_free  the same with padding_free=True (TRL requires max_length=None then)
+  trl_packing       the same with packing=True (bfd, max_length 1024); --pack-rows rows of
+                    1024 tokens per step (1 row: about 9 examples, the tokens of a batch of 8)
+  plain             a plain transformers Trainer + peft: every example padded to 512 tokens,
+                    random batches, default collator (the baseline of this benchmark before TRL)
 
-Prints real (non-pad) tokens per second for each, the ratio, and the model FLOPs utilisation
-(6 x params x real tokens / time) against a matmul peak measured here with torch.matmul in
-fp32 and bf16. The first step of each is a warm-up and is not timed. The last line is one JSON
-object for collection.
+TRL runs without gradient checkpointing (SFTConfig turns it on by default: it trades speed
+for memory, and no other configuration here recomputes activations). The fastest of the
+three TRL configurations is the named baseline.
 
-    .venv/bin/python benchmarks/finetune_speed.py [--steps 8] [--baseline-steps 3]
+Each training runs in its own subprocess, one after the other, so that its peak resident
+memory (assistant.memory.PeakMemory) is its own; --repeats rounds over the configurations
+(interleaved, so that a change in the load of a shared machine falls on all of them), each
+training from a fresh adapter on the same data. Real tokens/s is the median over the rounds
+of the timed steps' non-pad tokens (the loss is on the answer tokens among them) per second.
+The plain Trainer computes 512 x 8 tokens a step, several times the others: it takes
+--plain-steps timed steps in --plain-repeats rounds (default 2 steps, 1 round: context only).
+
+Model FLOPs utilisation uses the LoRA FLOP count, not the usual 6N: the base weights are
+frozen, so backward computes input gradients (2 FLOPs per weight per token) but no weight
+gradients. Per real token: 4 x the decoder's linear weights (forward + input-gradient
+backward) + 6 x the LoRA weights (they do get weight gradients) + attention scores and values
+(forward and backward, over each example's causal context) + 4 x the vocabulary projection at
+the answer tokens only (the loss needs no logits elsewhere). The embedding lookup and the
+unneeded input gradient of the first layer are left out. The peak is a torch.matmul loop in
+the same precision, measured in this run before and after the trainings (the higher counts).
+6N (all parameters) is printed beside it for comparison.
+
+    python benchmarks/finetune_speed.py [--steps 8] [--pairs 256] [--repeats 3] [--plain-steps 2]
+    python benchmarks/finetune_speed.py --steps 2 --pairs 64 --repeats 1 --plain-steps 1   # short check
+
+The last line is one JSON object for collection.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
-from assistant.corpus import DOMAINS, resolve_corpus  # noqa: E402
-from assistant.errors import UserError  # noqa: E402
-from assistant.finetune import (FinetuneConfig, QAExamples, data_collator, encode_examples, lora_config,  # noqa: E402
-                                trainer_class, training_arguments)
-from assistant.hub import quiet_libraries  # noqa: E402
-from assistant.llm import cpu_has_bf16, load_llm, pick_device, resolve_precision  # noqa: E402
-
-N_PAIRS = 256
-BASELINE_LENGTH = 512
+CONFIGS = ("ours", "trl", "trl_padding_free", "trl_packing", "plain")
+TRL_CONFIGS = ("trl", "trl_padding_free", "trl_packing")
+PLAIN_LENGTH = 512
+PACK_LENGTH = 1024  # SFTConfig's default max_length, the packed row length
+DOMAIN = "support"
+LR = 2e-4
+RESULT = "RESULT "  # prefix of the worker's one result line
 
 
-def training_examples(llm, n: int):
-    """n (prompt, answer) examples from the shipped corpora's train splits, repeated if fewer."""
-    examples = []
-    for domain in DOMAINS:
-        try:
-            corpus = resolve_corpus(domain)
-        except UserError as e:
-            print(f"  (skipping {domain}: {e})", file=sys.stderr)
-            continue
-        builder = QAExamples(corpus.system_prompt)
-        examples += [builder.build(p, llm) for p in (corpus.split("train") or corpus.qa)]
-    if not examples:
-        raise SystemExit("no Q&A pairs in corpora/: nothing to train on")
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+# -- the worker: one configuration, in its own process ------------------------------------------
+def training_examples(llm, n: int) -> tuple[list, int]:
+    """n examples from the support corpus's train split via the project's builder, repeated if fewer."""
+    from assistant.corpus import resolve_corpus
+    from assistant.finetune import QAExamples
+
+    corpus = resolve_corpus(DOMAIN)
+    pairs = corpus.split("train") or corpus.qa
+    builder = QAExamples(corpus.system_prompt)
+    examples = [builder.build(p, llm) for p in pairs[:n]]
     return [examples[i % len(examples)] for i in range(n)], len(examples)
 
 
-def matmul_peak(dtype_name: str, device: str, seconds: float = 2.0, n: int = 1024) -> float:
-    """GFLOP/s of a square torch.matmul, best of a few timed repeats."""
+def callbacks():
+    """A TrainerCallback recording the time at the end of every step and every logged loss."""
+    from transformers import TrainerCallback
+
+    class Recorder(TrainerCallback):
+        def __init__(self):
+            self.marks, self.losses = [], []
+
+        def on_step_end(self, args, state, control, **kw):
+            self.marks.append(time.perf_counter())
+
+        def on_log(self, args, state, control, logs=None, **kw):
+            if logs and "loss" in logs:
+                self.losses.append(round(float(logs["loss"]), 4))
+
+    return Recorder()
+
+
+def counting(collate, batches: list):
+    """Wrap a collator: record each batch's (non-pad tokens, loss tokens, computed width) in order.
+    Batch k is consumed by step k + 1 whatever the loader prefetches."""
+    def collate_and_count(features):
+        batch = collate(features)
+        ids = batch["input_ids"]
+        real = int(batch["attention_mask"].sum()) if "attention_mask" in batch else int(ids.numel())
+        batches.append((real, int((batch["labels"] != -100).sum()), int(ids.numel())))
+        return batch
+
+    return collate_and_count
+
+
+def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
+    """The trainer of configuration `name`, on a fresh LoRA adapter (seed 0)."""
+    from transformers import PrinterCallback, set_seed
+
+    from assistant.finetune import FinetuneConfig, data_collator, encode_examples, lora_config, trainer_class
+    from assistant.finetune import training_arguments
+
+    tok = llm.tokenizer
+    config = FinetuneConfig(batch_size=opts.batch_size, max_steps=opts.steps + 1, probe_questions=0,
+                            warmup_ratio=0.0, learning_rate=LR)
+    common = dict(per_device_train_batch_size=opts.batch_size, max_steps=opts.steps + 1, learning_rate=LR,
+                  lr_scheduler_type="cosine", warmup_steps=0, weight_decay=0.0, save_strategy="no", report_to="none",
+                  disable_tqdm=True, use_cpu=True, logging_steps=1, seed=0, data_seed=0, bf16=precision == "bf16",
+                  dataloader_num_workers=0)
+    out = f"/tmp/ft-speed-{name}"
+    set_seed(0)
+    if name == "ours":  # build_adapter's own encoding, collator, sampler, loss and TrainingArguments
+        from peft import get_peft_model
+
+        train_set, _ = encode_examples(tok, examples, config.max_length)
+        args = training_arguments(config, Path(out), "cpu", has_val=False, precision=precision)
+        args.save_strategy = "no"
+        model = get_peft_model(llm.model, lora_config(config))
+        trainer = trainer_class(config.seed)(model=model, args=args, train_dataset=train_set,
+                                             data_collator=data_collator(tok), callbacks=[recorder])
+    elif name == "plain":
+        from peft import get_peft_model
+        from transformers import Trainer, TrainingArguments, default_data_collator
+
+        def pad_to_max(enc):
+            n = PLAIN_LENGTH - len(enc["input_ids"])
+            return {"input_ids": enc["input_ids"] + [tok.pad_token_id] * n,
+                    "attention_mask": enc["attention_mask"] + [0] * n, "labels": enc["labels"] + [-100] * n}
+
+        train_set = [pad_to_max(e) for e in encode_examples(tok, examples, PLAIN_LENGTH)[0]]
+        model = get_peft_model(llm.model, lora_config(config))
+        trainer = Trainer(model=model, args=TrainingArguments(output_dir=out, **common), train_dataset=train_set,
+                          data_collator=default_data_collator, callbacks=[recorder])
+    else:
+        from datasets import Dataset
+        from trl import SFTConfig, SFTTrainer
+
+        from assistant.finetune import end_of_turn
+
+        eot = end_of_turn(tok)  # what our encoding appends; TRL would append its eos, the same token here
+        data = Dataset.from_list([{"prompt": e.prompt, "completion": e.answer + eot} for e in examples])
+        kind = dict(trl=dict(max_length=config.max_length),
+                    trl_padding_free=dict(padding_free=True, max_length=None),
+                    trl_packing=dict(packing=True, packing_strategy="bfd", max_length=PACK_LENGTH))[name]
+        if name == "trl_packing":
+            common["per_device_train_batch_size"] = opts.pack_rows
+        args = SFTConfig(output_dir=out, completion_only_loss=True, gradient_checkpointing=False, **common, **kind)
+        trainer = SFTTrainer(model=llm.model, args=args, train_dataset=data, processing_class=tok,
+                             peft_config=lora_config(config), callbacks=[recorder])
+    trainer.remove_callback(PrinterCallback)
+    return trainer
+
+
+def worker(name: str, opts) -> dict:
+    """Train configuration `name` once from a fresh adapter: timings, losses and peak memory."""
+    import torch
+
+    from assistant.hub import quiet_libraries
+    from assistant.llm import load_llm, resolve_precision
+    from assistant.memory import PeakMemory
+
+    quiet_libraries()
+    if name in TRL_CONFIGS:
+        import trl  # noqa: F401  (imported before the memory block, as in a TRL user's process)
+    precision = resolve_precision("auto", "cpu")
+    with PeakMemory() as memory:
+        rss_start = memory.figures()["peak_rss_mb"]
+        llm = load_llm(opts.base_model, device="cpu")
+        examples, distinct = training_examples(llm, opts.pairs)
+        recorder, batches = callbacks(), []
+        trainer = make_trainer(name, llm, examples, opts, precision, recorder)
+        trainer.data_collator = counting(trainer.data_collator, batches)
+        trainer.train()
+    steps = len(recorder.marks) - 1  # the first step is the warm-up
+    seconds = recorder.marks[-1] - recorder.marks[0]
+    timed = batches[1:steps + 1]
+    real = sum(b[0] for b in timed)
+    return {"name": name, "precision": precision, "threads": torch.get_num_threads(), "distinct_pairs": distinct,
+            "tokens_per_s": real / seconds, "timed_steps": steps, "seconds": seconds,
+            "step_s": [round(b - a, 2) for a, b in zip(recorder.marks, recorder.marks[1:])],
+            "real_tokens": real, "trained_tokens": sum(b[1] for b in timed), "computed_tokens": sum(b[2] for b in timed),
+            "losses": recorder.losses, "rss_start_mb": rss_start, **memory.figures()}
+
+
+def flop_terms(opts) -> dict:
+    """The sizes the LoRA FLOP count needs, from the model and the examples themselves."""
+    import torch
+    from peft import get_peft_model
+
+    from assistant.finetune import FinetuneConfig, encode_examples, lora_config
+    from assistant.llm import load_llm
+
+    llm = load_llm(opts.base_model, device="cpu")
+    enc, _ = encode_examples(llm.tokenizer, training_examples(llm, opts.pairs)[0], FinetuneConfig().max_length)
+    cfg = llm.model.config
+    body = sum(m.weight.numel() for n, m in llm.model.named_modules()
+               if isinstance(m, torch.nn.Linear) and not n.endswith("lm_head"))
+    head = llm.model.get_output_embeddings().weight.numel()
+    attn_dim = cfg.num_attention_heads * (getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads)
+    lengths = [len(e["input_ids"]) for e in enc]
+    n_params = llm.n_params
+    lora = sum(p.numel() for p in get_peft_model(llm.model, lora_config(FinetuneConfig())).parameters()
+               if p.requires_grad)
+    return {"body_linear": body, "lm_head": head, "lora": lora, "n_params": n_params, "layers": cfg.num_hidden_layers,
+            "attn_dim": attn_dim, "mean_context": sum(n * (n + 1) / 2 for n in lengths) / sum(lengths),
+            "answer_share": sum(sum(x != -100 for x in e["labels"]) for e in enc) / sum(lengths),
+            "mean_length": sum(lengths) / len(lengths), "source": llm.source.name}
+
+
+# -- the parent: peaks, the configurations one after the other, the figures ------------------
+def matmul_peak(dtype_name: str, seconds: float = 2.0, n: int = 1024) -> float:
+    """GFLOP/s of a square torch.matmul on the CPU, best of the timed repeats."""
     import torch
 
     dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[dtype_name]
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     torch.matmul(a, b)
     best, t_end = 0.0, time.perf_counter() + seconds
     while time.perf_counter() < t_end:
-        if device == "cuda":
-            torch.cuda.synchronize()
         t0 = time.perf_counter()
         for _ in range(4):
             torch.matmul(a, b)
-        if device == "cuda":
-            torch.cuda.synchronize()
         best = max(best, 4 * 2 * n ** 3 / (time.perf_counter() - t0) / 1e9)
     return best
 
 
-def step_timer():
-    """A TrainerCallback that records the time and the tokens seen at the end of every step."""
-    from transformers import TrainerCallback
-
-    class Timer(TrainerCallback):
-        def __init__(self):
-            self.marks = []  # (time, tokens seen) after each step
-
-        def on_step_end(self, args, state, control, **kw):
-            self.marks.append((time.perf_counter(), state.num_input_tokens_seen))
-
-    return Timer()
+def lora_flops_per_token(f: dict) -> float:
+    """Model FLOPs per real token of a LoRA training step (see the module docstring)."""
+    attention = 3 * 2 * 2 * f["layers"] * f["attn_dim"] * f["mean_context"]  # QK^T and AV; backward 2x forward
+    return 4 * f["body_linear"] + 6 * f["lora"] + attention + 4 * f["lm_head"] * f["answer_share"]
 
 
-def run_training(name, llm_name, device, train_set, collator, args, trainer_cls):
-    """Train fresh LoRA for args.max_steps steps; tokens/s over steps 2..N (step 1 is warm-up)."""
-    import torch
-    from peft import get_peft_model
-    from transformers import PrinterCallback
+def run_worker(name: str, opts) -> dict:
+    steps = opts.plain_steps if name == "plain" else opts.steps
+    argv = [sys.executable, __file__, "--worker", name, "--steps", str(steps), "--pairs", str(opts.pairs),
+            "--batch-size", str(opts.batch_size), "--pack-rows", str(opts.pack_rows)]
+    if opts.base_model:
+        argv += ["--base-model", opts.base_model]
+    at_start, t0 = load(), time.perf_counter()
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, text=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT)]
+    if proc.returncode or not lines:
+        raise SystemExit(f"configuration {name} failed (exit {proc.returncode}): {proc.stdout[-2000:]}")
+    return {**json.loads(lines[-1][len(RESULT):]), "wall_s": round(time.perf_counter() - t0, 1), "load": at_start}
 
-    llm = load_llm(llm_name, device=device)
-    model = get_peft_model(llm.model, lora_config(FinetuneConfig()))
-    timer = step_timer()
-    trainer = trainer_cls(model=model, args=args, train_dataset=train_set, data_collator=collator, callbacks=[timer])
-    trainer.remove_callback(PrinterCallback)
-    padded = []
-    real_collate = trainer.data_collator
 
-    def counting_collate(features):  # also count the padded width the model actually computes on
-        batch = real_collate(features)
-        padded.append(int(batch["input_ids"].numel()))
-        return batch
-
-    trainer.data_collator = counting_collate
-    t0 = time.perf_counter()
-    trainer.train()
-    wall = time.perf_counter() - t0
-    (t1, k1), (tn, kn) = timer.marks[0], timer.marks[-1]
-    tokens, seconds = kn - k1, tn - t1
-    steps = len(timer.marks) - 1
-    pad_share = 1 - kn / max(1, sum(padded[:len(timer.marks)]))
-    del trainer, model, llm
-    torch.cuda.empty_cache() if torch.cuda.is_available() else None
-    return {"name": name, "timed_steps": steps, "real_tokens": int(tokens), "seconds": round(seconds, 2),
-            "tokens_per_s": round(tokens / seconds, 1), "s_per_step": round(seconds / steps, 2),
-            "padding_share": round(pad_share, 3), "bf16": bool(args.bf16), "wall_s": round(wall, 1)}
+def summarise(runs: list[dict]) -> dict:
+    """One configuration over its repeats: the median tokens/s, the highest peak RSS."""
+    median = sorted(runs, key=lambda r: r["tokens_per_s"])[len(runs) // 2]
+    return {"name": median["name"], "tokens_per_s": round(median["tokens_per_s"], 1),
+            "repeats_tokens_per_s": [round(r["tokens_per_s"], 1) for r in runs],
+            "s_per_step": round(median["seconds"] / median["timed_steps"], 2), "timed_steps": median["timed_steps"],
+            "real_tokens_per_step": round(median["real_tokens"] / median["timed_steps"]),
+            "trained_tokens_per_step": round(median["trained_tokens"] / median["timed_steps"]),
+            "padding_share": round(1 - median["real_tokens"] / median["computed_tokens"], 3),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in runs), "losses": median["losses"],
+            "mean_loss": round(statistics.mean(median["losses"]), 4), "loads": [r["load"] for r in runs]}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--base-model", default=None)
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--steps", type=int, default=8, help="optimizer steps for ours (the first is warm-up)")
-    ap.add_argument("--baseline-steps", type=int, default=3, help="optimizer steps for the baseline")
+    ap.add_argument("--steps", type=int, default=8, help="timed optimizer steps, after 1 warm-up step")
+    ap.add_argument("--plain-steps", type=int, default=2,
+                    help="timed steps of the plain Trainer (each computes 512 x batch tokens: the slowest by far)")
+    ap.add_argument("--plain-repeats", type=int, default=1, help="rounds the plain Trainer takes part in")
+    ap.add_argument("--pairs", type=int, default=256, help="training examples (support train pairs)")
+    ap.add_argument("--repeats", type=int, default=3, help="rounds over the configurations; the median counts")
     ap.add_argument("--batch-size", type=int, default=8)
-    ap.add_argument("--target", type=float, default=2.0, help="target ratio ours / baseline")
+    ap.add_argument("--pack-rows", type=int, default=1, help="packed rows of 1024 tokens per step (trl_packing)")
+    ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ", ".join(CONFIGS))
+    ap.add_argument("--target", type=float, default=2.0, help="target ratio ours / TRL's best")
+    ap.add_argument("--memory-target", type=float, default=0.5, help="target peak RSS ours / TRL's best")
+    ap.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
     opts = ap.parse_args()
-    quiet_libraries()
+    if opts.worker:
+        print(RESULT + json.dumps(worker(opts.worker, opts)), flush=True)
+        return
+    names = [n.strip() for n in opts.configs.split(",") if n.strip()]
+    unknown = set(names) - set(CONFIGS)
+    if unknown or "ours" not in names:
+        raise SystemExit(f"--configs: unknown {sorted(unknown)} or no 'ours' (choose from {', '.join(CONFIGS)})")
+
     import torch
-    from transformers import Trainer, TrainingArguments, default_data_collator
 
-    device = pick_device(opts.device)
-    llm = load_llm(opts.base_model, device=device)
-    n_params = llm.n_params
-    examples, distinct = training_examples(llm, N_PAIRS)
-    tok = llm.tokenizer
-    print(f"model {llm.source.name}: {n_params / 1e6:.1f}M parameters, device {device}, "
-          f"{torch.get_num_threads()} threads; {N_PAIRS} training examples ({distinct} distinct pairs), batch {opts.batch_size}")
+    from assistant.hub import quiet_libraries
+    from assistant.llm import cpu_has_bf16, resolve_precision
 
-    # bf16 is timed only where it is native: emulated bf16 matmuls on a CPU without AVX-512-BF16/AMX
-    # run at a fraction of a GFLOP/s and are never used by our builder there (precision auto -> fp32).
-    native_bf16 = torch.cuda.is_bf16_supported() if device == "cuda" else cpu_has_bf16()
-    peaks = {d: round(matmul_peak(d, device), 1) for d in (("fp32", "bf16") if native_bf16 else ("fp32",))}
-    print("matmul peak: " + ", ".join(f"{d} {v} GFLOP/s" for d, v in peaks.items())
-          + ("" if native_bf16 else " (no native bf16 on this CPU: both runs train in fp32)"))
-
-    # Ours: build_adapter's own encoding, collator, sampler and TrainingArguments.
-    config = FinetuneConfig(batch_size=opts.batch_size, max_steps=opts.steps, probe_questions=0, warmup_ratio=0.0)
-    ours_set, _ = encode_examples(tok, examples, config.max_length)
-    ours_args = training_arguments(config, Path("/tmp/ft-speed-ours"), device, has_val=False,
-                                   precision=resolve_precision("auto", device))  # what build_adapter resolves
-    ours_args.save_strategy = "no"
-    ours = run_training("ours", opts.base_model, device, ours_set, data_collator(tok), ours_args,
-                        trainer_class(config.seed))
-
-    # Baseline: the plain recipe: pad everything to 512, fp32, random batches, default collator.
-    def pad_to_max(enc):
-        n = BASELINE_LENGTH - len(enc["input_ids"])
-        return {"input_ids": enc["input_ids"] + [tok.pad_token_id] * n, "attention_mask": enc["attention_mask"] + [0] * n,
-                "labels": enc["labels"] + [-100] * n}
-
-    base_set, _ = encode_examples(tok, examples, BASELINE_LENGTH)
-    base_set = [pad_to_max(e) for e in base_set]
-    base_args = TrainingArguments(output_dir="/tmp/ft-speed-baseline", per_device_train_batch_size=opts.batch_size,
-                                  max_steps=opts.baseline_steps, learning_rate=2e-4, save_strategy="no", report_to="none",
-                                  disable_tqdm=True, use_cpu=device == "cpu", include_num_input_tokens_seen="non_padding",
-                                  logging_steps=1, seed=0)
-    baseline = run_training("baseline", opts.base_model, device, base_set, default_data_collator, base_args, Trainer)
-
-    for r in (ours, baseline):
-        peak = peaks["bf16" if r["bf16"] else "fp32"]
-        r["model_gflops"] = round(6 * n_params * r["tokens_per_s"] / 1e9, 1)
+    quiet_libraries()
+    t_start = time.perf_counter()
+    precision = resolve_precision("auto", "cpu")
+    f = flop_terms(opts)
+    print(f"model {f['source']}: {f['n_params'] / 1e6:.1f}M parameters; precision {precision} (auto: this CPU "
+          f"{'runs' if cpu_has_bf16() else 'does not run'} bf16 natively); {torch.get_num_threads()} threads; "
+          f"load {load()} (/proc/loadavg) on {os.cpu_count()} CPUs")
+    print(f"{opts.pairs} support train pairs (mean {f['mean_length']:.0f} tokens, {f['answer_share']:.0%} of them "
+          f"answer), batch {opts.batch_size}, 1 warm-up + {opts.steps} timed steps (plain: {opts.plain_steps}, in "
+          f"{min(opts.plain_repeats, opts.repeats)} round(s)); "
+          f"{opts.repeats} rounds over the configurations, each run in its own process, one after the other")
+    peaks = [matmul_peak(precision)]
+    runs: dict[str, list] = {n: [] for n in names}
+    for round_ in range(opts.repeats):
+        for name in names:
+            if name == "plain" and round_ >= opts.plain_repeats:
+                continue
+            r = run_worker(name, opts)
+            runs[name].append(r)
+            print(f"  round {round_ + 1} {name:<17} {r['tokens_per_s']:>7.1f} real tokens/s  steps {r['step_s']} s  "
+                  f"peak RSS {r['peak_rss_mb']:.0f} MB  {r['wall_s']:.0f} s in all, load at start {r['load']}",
+                  flush=True)
+    peaks.append(matmul_peak(precision))
+    peak = max(peaks)
+    results = {n: summarise(rs) for n, rs in runs.items()}
+    per_token = lora_flops_per_token(f)
+    six_n = 6 * f["n_params"]
+    print(f"\nmatmul peak ({precision}, torch.matmul 1024x1024, before/after the trainings): "
+          f"{peaks[0]:.1f} / {peaks[1]:.1f} GFLOP/s; MFU against {peak:.1f}")
+    print(f"LoRA FLOPs per real token: {per_token / 1e6:.0f}M = 4 x {f['body_linear'] / 1e6:.1f}M decoder linear weights "
+          f"+ 6 x {f['lora'] / 1e6:.2f}M LoRA weights + attention (mean causal context {f['mean_context']:.0f}) "
+          f"+ 4 x {f['lm_head'] / 1e6:.1f}M LM head x {f['answer_share']:.1%} answer tokens = "
+          f"{per_token / f['body_linear']:.2f} x the non-embedding parameters (the usual 6N: "
+          f"{six_n / 1e6:.0f}M, MFU in brackets)")
+    print(f"\n{'configuration':<17} {'tokens/s':>9} {'repeats':<22} {'s/step':>7} {'tok/step':>8} {'padding':>8} "
+          f"{'peak RSS':>9} {'MFU':>6} {'(6N)':>6} {'mean loss':>9}")
+    for name, r in results.items():
+        r["model_gflops"] = round(per_token * r["tokens_per_s"] / 1e9, 1)
         r["mfu"] = round(r["model_gflops"] / peak, 3)
-        print(f"{r['name']:<9} {r['tokens_per_s']:>8.1f} real tokens/s  {r['s_per_step']:>6.2f} s/step  "
-              f"padding {r['padding_share']:.0%}  {'bf16' if r['bf16'] else 'fp32'}  "
-              f"{r['model_gflops']} GFLOP/s = MFU {r['mfu']:.1%} of the {('bf16' if r['bf16'] else 'fp32')} matmul peak "
-              f"({r['timed_steps']} timed steps)")
-    ratio = ours["tokens_per_s"] / baseline["tokens_per_s"]
-    print(f"ratio ours / baseline: {ratio:.2f}x (target {opts.target}x)")
-    print(json.dumps({"benchmark": "finetune_speed", "figure": "LoRA training throughput (real tokens)",
-                      "unit": "tokens/s", "value": ours["tokens_per_s"], "baseline": baseline["tokens_per_s"],
-                      "ratio": round(ratio, 2), "target": opts.target, "met": ratio >= opts.target}))
+        r["mfu_6n"] = round(six_n * r["tokens_per_s"] / 1e9 / peak, 3)
+        print(f"{name:<17} {r['tokens_per_s']:>9.1f} {str(r['repeats_tokens_per_s']):<22} {r['s_per_step']:>7.2f} "
+              f"{r['real_tokens_per_step']:>8} {r['padding_share']:>8.0%} {r['peak_rss_mb']:>6.0f} MB "
+              f"{r['mfu']:>6.1%} {r['mfu_6n']:>6.1%} {r['mean_loss']:>9.4f}")
+    for name, r in results.items():
+        print(f"  loss per step, {name}: {r['losses']}")
+    ours = results["ours"]
+    trl = {n: results[n] for n in TRL_CONFIGS if n in results}
+    summary = {"benchmark": "finetune_speed", "figure": "LoRA training throughput (real tokens)", "unit": "tokens/s",
+               "value": ours["tokens_per_s"], "baseline": None, "ratio": None, "target": opts.target, "met": None}
+    if trl:
+        best = max(trl.values(), key=lambda r: r["tokens_per_s"])
+        ratio = ours["tokens_per_s"] / best["tokens_per_s"]
+        mem_ratio = ours["peak_rss_mb"] / best["peak_rss_mb"]
+        print(f"\nbaseline: {best['name']} (the fastest TRL configuration here)")
+        print(f"speed: ours / {best['name']} {ratio:.2f}x (target {opts.target}x)")
+        print(f"memory: peak RSS ours {ours['peak_rss_mb']:.0f} MB, {best['name']} {best['peak_rss_mb']:.0f} MB: "
+              f"{mem_ratio:.2f} (target at most {opts.memory_target})")
+        summary.update(baseline=best["tokens_per_s"], baseline_name=best["name"], ratio=round(ratio, 2),
+                       met=ratio >= opts.target,
+                       memory={"unit": "MB peak RSS", "value": ours["peak_rss_mb"], "baseline": best["peak_rss_mb"],
+                               "ratio": round(mem_ratio, 2), "target": opts.memory_target,
+                               "met": mem_ratio <= opts.memory_target})
+    if "plain" in results:
+        print(f"ours / plain Trainer (padded to {PLAIN_LENGTH}): "
+              f"{ours['tokens_per_s'] / results['plain']['tokens_per_s']:.2f}x")
+    total = time.perf_counter() - t_start
+    print(f"load {load()} at the end; {total:.0f} s in all")
+    summary.update(precision=precision, mfu=ours["mfu"], matmul_peak_gflops=round(peak, 1),
+                   lora_flops_per_token=round(per_token), six_n_flops_per_token=six_n, steps=opts.steps,
+                   pairs=opts.pairs, repeats=opts.repeats, load=load(), wall_s=round(total),
+                   configs={n: {k: r[k] for k in ("tokens_per_s", "repeats_tokens_per_s", "peak_rss_mb", "mfu",
+                                                  "padding_share", "mean_loss", "loads")}
+                            for n, r in results.items()})
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":
