@@ -306,15 +306,21 @@ def test_build_index_records_the_stage(tiny_embedder, tmp_path):
     assert Run.open(tmp_path, run.id).stage("rag")["status"] == "done"
 
 
-def test_cli_build_add_remove(tiny_embedder_path, tmp_path, capsys):
-    from assistant.cli import main
-
+def corpus_folder(tmp_path):
+    """DOCS as a corpus folder, with ten Q&A pairs about the zebra document."""
     corpus = tmp_path / "corpus"
     (corpus / "docs").mkdir(parents=True)
     for d in DOCS:
         (corpus / "docs" / f"{d.id}.md").write_text(f"---\nid: {d.id}\ntitle: {d.title}\n---\n{d.text}\n")
-    (corpus / "qa.jsonl").write_text("".join(json.dumps({"question": f"zebra crossing {i}", "answer": "x", "doc_id": "zebra"}) + "\n"
-                                             for i in range(10)))
+    (corpus / "qa.jsonl").write_text("".join(json.dumps({"question": f"zebra crossing {i}", "answer": "x", "doc_id": "zebra"})
+                                             + "\n" for i in range(10)))
+    return corpus
+
+
+def test_cli_build_add_remove(tiny_embedder_path, tmp_path, capsys):
+    from assistant.cli import main
+
+    corpus = corpus_folder(tmp_path)
     out = tmp_path / "runs"
     common = ["--embedding-model", str(tiny_embedder_path), "--device", "cpu", "--out", str(out)]
     assert main(["build", "rag", "--corpus", str(corpus), "--chunk-tokens", "64", "--chunk-overlap", "8", "--json", *common]) == 0
@@ -361,12 +367,7 @@ def test_two_concurrent_adds_both_land(tiny_embedder_path, tiny_embedder, tmp_pa
 
     from assistant.cli import main
 
-    corpus = tmp_path / "corpus"
-    (corpus / "docs").mkdir(parents=True)
-    for d in DOCS:
-        (corpus / "docs" / f"{d.id}.md").write_text(f"---\nid: {d.id}\ntitle: {d.title}\n---\n{d.text}\n")
-    (corpus / "qa.jsonl").write_text("".join(json.dumps({"question": f"zebra {i}?", "answer": "x", "doc_id": "zebra"}) + "\n"
-                                             for i in range(10)))
+    corpus = corpus_folder(tmp_path)
     out = tmp_path / "runs"
     common = ["--embedding-model", str(tiny_embedder_path), "--device", "cpu", "--out", str(out)]
     assert main(["build", "rag", "--corpus", str(corpus), "--chunk-tokens", "64", "--chunk-overlap", "8", "--json", *common]) == 0
