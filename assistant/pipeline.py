@@ -21,7 +21,7 @@ from pathlib import Path
 from . import approaches as registry
 from .errors import UserError
 from .events import Event, Events, check, no_events
-from .files import read_json, read_jsonl, write_json
+from .files import write_json
 from .llm import DEFAULT_PRECISION
 from .memory import INTERVAL_S
 
@@ -202,12 +202,8 @@ def write_report(run) -> dict:
     eval_dir = run.path / "eval"
     if not (eval_dir / "meta.json").exists():
         raise UserError(f"run {run.id} has not been evaluated yet (assistant eval {run.id})")
-    for records in sorted(eval_dir.glob("*.jsonl")):  # a damaged record: one line naming it, not a traceback
-        read_jsonl(records)
-    for record in ("meta.json", "build.json"):  # ... before the report stage is written as started
-        if (eval_dir / record).exists():
-            read_json(eval_dir / record)
-    report = build_report(eval_dir, run.manifest)  # records of the wrong shape: one line, nothing written yet
+    # a damaged or misshapen record is one line naming it, before anything is written
+    report = build_report(eval_dir, run.manifest)
     with run.running("report"):
         write_reports(report, run.path)
         run.manifest["headline"] = report["headline"]

@@ -128,7 +128,7 @@ _VALUE_UNIT = re.compile(r"(\d[\d.,:]*)\s?([a-z%]+)", re.I)
 def wrong_unit(prediction: str, reference: str) -> bool:
     """Whether the answer gives a number of the reference with another unit ("90 hours" for
     "90 days"): compared after canonical(), so "five days" and "5 days" agree."""
-    units = {u for u in set(UNITS.values())}
+    units = set(UNITS.values())
 
     def pairs(text):
         return {(n, u.lower()) for n, u in _VALUE_UNIT.findall(canonical(text)) if u.lower() in units}

@@ -10,7 +10,7 @@ without loading a model.
     markdown  report.md
     charts    the plots (base64 PNG) for report.html
     html      report.html, from the template report.html.j2
-    write     writing the three files; regenerate them from an evaluation folder
+    write     writing the three files (pipeline.write_report builds the report first)
 """
 from .build import KINDS, STYLE_METRICS, build_report, headline, load_records, read_json, read_jsonl
 from .charts import plots
@@ -18,8 +18,8 @@ from .html import render_html
 from .markdown import render_markdown
 from .notes import INJECTION_NOTE, JUDGE_NOTE, judge_notes
 from .tables import table_rows
-from .write import regenerate, write_reports
+from .write import write_reports
 
 __all__ = ["INJECTION_NOTE", "JUDGE_NOTE", "KINDS", "STYLE_METRICS", "build_report", "headline", "judge_notes",
-           "load_records", "plots", "read_json", "read_jsonl", "regenerate", "render_html", "render_markdown",
+           "load_records", "plots", "read_json", "read_jsonl", "render_html", "render_markdown",
            "table_rows", "write_reports"]

@@ -3,11 +3,11 @@
 alone: no model is loaded."""
 from __future__ import annotations
 
-import json
 from itertools import combinations
 from pathlib import Path
 
 from assistant.errors import UserError
+from assistant import files
 from assistant.files import read_json
 
 from .. import attribution
@@ -33,20 +33,18 @@ FIELDS = {"answers": ("approach", "id", "split", "kind", "question", "reference"
 
 
 def read_jsonl(path: Path) -> list[dict]:
+    """A record file (none: no records), each damaged line or record of the wrong shape a
+    UserError naming the file, the line and the field."""
     if not path.exists():
         return []
-    rows = []
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    rows = files.read_jsonl(path)  # our record files hold no blank lines: record n is line n
+    for n, row in enumerate(rows, 1):
         if not isinstance(row, dict):
             raise UserError("not a record (a JSON object): run `assistant eval RUN` again", path=path, line=n)
         missing = next((f for f in FIELDS.get(path.stem, ()) if f not in row), None)
         if missing or (path.stem == "answers" and not isinstance(row["scores"], dict)):
             raise UserError("missing or not a record of scores: run `assistant eval RUN` again", path=path, line=n,
                             field=missing or "scores")
-        rows.append(row)
     return rows
 
 

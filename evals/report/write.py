@@ -5,7 +5,6 @@ from pathlib import Path
 
 from assistant.files import write_json, write_text
 
-from .build import build_report
 from .html import render_html
 from .markdown import render_markdown
 
@@ -15,9 +14,3 @@ def write_reports(report: dict, folder: Path) -> list[Path]:
     paths = [write_json(folder / "report.json", report), write_text(folder / "report.md", render_markdown(report)),
              write_text(folder / "report.html", render_html(report))]
     return paths
-
-
-def regenerate(eval_dir: Path, manifest: dict, folder: Path) -> dict:
-    report = build_report(eval_dir, manifest)
-    write_reports(report, folder)
-    return report
