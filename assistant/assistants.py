@@ -119,7 +119,8 @@ class RetrievalAssistant(ClosedBookAssistant):
         all_hits = self.retrieve(questions)
         retrieval_s = (time.perf_counter() - t0) / max(len(questions), 1)
         prepared = [self.prepare(q, hits) for q, hits in zip(questions, all_hits)]
-        gens = self.llm.generate([p for p, _ in prepared], max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        gens = self.llm.generate([p for p, _ in prepared], max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
+                                 first_line=self.completes)
         cut = first_line if self.completes else (lambda text: text)
         return [Answer(cut(g.text), ctx, g.latency_s + retrieval_s) for g, (_, ctx) in zip(gens, prepared)]
 

@@ -173,6 +173,7 @@ class LLM:
     adapter: str | None = None
     no_repeat_ngram: int = NO_REPEAT_NGRAM  # 0: no repetition guard
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _lines: tuple | None = field(default=None, repr=False)  # LineEnd's per-token flags, made on first use
 
     @property
     def n_params(self) -> int:
@@ -192,8 +193,11 @@ class LLM:
         """Logits processors that stop the answer repeating itself (none when no_repeat_ngram is 0)."""
         return [AnswerNoRepeatNGram(self.no_repeat_ngram, prompt_len)] if self.no_repeat_ngram else []
 
-    def generate(self, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 8) -> list[Generation]:
-        """Greedy generation for many prompts, in left-padded batches sorted by length."""
+    def generate(self, prompts: list[str], max_new_tokens: int = 64, batch_size: int = 8,
+                 first_line: bool = False) -> list[Generation]:
+        """Greedy generation for many prompts, in left-padded batches sorted by length.
+        `first_line`: a row stops at the end of its first non-empty line (a completion prompt's
+        answer is that line: the tokens after it would be thrown away)."""
         import torch
 
         tok = self.tokenizer
@@ -205,8 +209,10 @@ class LLM:
             batch = tok([prompts[i] for i in idx], return_tensors="pt", padding=True, add_special_tokens=False).to(self.device)
             t0 = time.perf_counter()
             with self._lock, torch.inference_mode(), autocast_for(self.device, self.precision):
+                stops = [LineEnd(self._line_tokens(), len(idx))] if first_line else None
                 gen = self.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False,
                                           logits_processor=self._guards(batch["input_ids"].shape[1]),
+                                          stopping_criteria=stops,
                                           pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
             dt = (time.perf_counter() - t0) / len(idx)
             new = gen[:, batch["input_ids"].shape[1]:]
@@ -215,6 +221,17 @@ class LLM:
                 n = int((ids != tok.pad_token_id).sum()) if tok.pad_token_id is not None else len(ids)
                 out[i] = Generation(tok.decode(ids, skip_special_tokens=True).strip(), dt, n)
         return out  # type: ignore[return-value]
+
+    def _line_tokens(self):
+        """Per token id: (has a line break, has text before its first line break, has text)."""
+        if self._lines is None:
+            import torch
+
+            pieces = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
+            texts = [self.tokenizer.convert_tokens_to_string([p]) if p is not None else "" for p in pieces]
+            self._lines = tuple(torch.tensor(flags) for flags in zip(*(
+                ("\n" in t, t.split("\n", 1)[0].strip() != "", t.strip() != "") for t in texts)))
+        return self._lines
 
     def stream(self, prompt: str, max_new_tokens: int = 128) -> Iterator[str]:
         """Yield the answer's text piece by piece (for the chat screen)."""
@@ -284,6 +301,23 @@ class AnswerNoRepeatNGram:
 
     def __call__(self, input_ids, scores):
         return self.inner(input_ids[:, self.prompt_len:], scores)
+
+
+class LineEnd:
+    """A stopping criterion, row by row: done once a row's answer has text and then a line break.
+    (transformers' stop_strings would also stop on a line break before any text.)"""
+
+    def __init__(self, lines, rows: int):
+        import torch
+
+        self.breaks, self.text_before, self.text = lines
+        self.said = torch.zeros(rows, dtype=torch.bool)
+
+    def __call__(self, input_ids, scores, **kwargs):
+        last = input_ids[:, -1].cpu()
+        done = self.breaks[last] & (self.said | self.text_before[last])
+        self.said |= self.text[last]
+        return done.to(input_ids.device)
 
 
 def load_tokenizer(path: str, trust_remote_code: bool = False):

@@ -424,3 +424,35 @@ def test_a_completion_prompt_is_plain_text_and_its_answer_one_line(tiny_llm, tin
     assert all("\n" not in a.text for a in bot.answer(["What is fact1?", "What is fact2?"]))
     pieces, _ = bot.stream("What is fact1?")
     assert "\n" not in "".join(pieces)
+
+
+def test_generation_for_a_completion_stops_at_its_first_line_and_keeps_the_same_answer(tiny_llm):
+    """first_line=True ends each row at the end of its first non-empty line: the same text that
+    first_line() keeps from the whole generation, with fewer tokens."""
+    import torch
+
+    from assistant.llm import LineEnd
+    from assistant.rag import first_line
+
+    tok = tiny_llm.tokenizer
+    ids = lambda s: tok(s, add_special_tokens=False)["input_ids"]  # noqa: E731
+    newline, word = ids("\n")[-1], ids("Hello")[0]
+    stop = LineEnd(tiny_llm._line_tokens(), 2)
+    rows = [[newline, word], [word, word]]  # a leading line break is not the end of an answer
+    said = [stop(torch.tensor([[r[i]] for r in rows]), None).tolist() for i in range(2)]
+    assert said == [[False, False], [False, False]]
+    assert stop(torch.tensor([[newline], [newline]]), None).tolist() == [True, True]
+
+    # with the random model a line break is one token among many: push it up so that lines end
+    bias = torch.zeros(tiny_llm.model.config.vocab_size)
+    bias[newline] = 4.0
+    hook = tiny_llm.model.lm_head.register_forward_hook(lambda m, i, out: out + bias.to(out.dtype))
+    try:
+        prompts = [f"Question: fact{i}?\nAnswer:" for i in range(6)]
+        whole = tiny_llm.generate(prompts, max_new_tokens=24)
+        cut = tiny_llm.generate(prompts, max_new_tokens=24, first_line=True)
+    finally:
+        hook.remove()
+    assert any("\n" in g.text.strip() for g in whole)  # the check is not vacuous
+    assert [first_line(g.text) for g in cut] == [first_line(g.text) for g in whole]
+    assert sum(g.new_tokens for g in cut) < sum(g.new_tokens for g in whole)
