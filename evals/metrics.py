@@ -139,12 +139,14 @@ def wrong_unit(prediction: str, reference: str) -> bool:
 
 def hedges(prediction: str, reference: str) -> bool:
     """Whether the answer offers a value the reference does not state as a guess or an
-    alternative ("7 days, or possibly 14 days"; "2 or 3 months" for "3 months")."""
+    alternative ("7 days, or possibly 14 days"; "2 or 3 months" for "3 months"; "500MB / 1GB / 5GB"
+    for "5 GB")."""
     extra = _numbers(prediction) - _numbers(reference)
     if not extra:
         return False
     said = canonical(prediction)
-    return bool(HEDGE.search(said) or re.search(r"\d[\w.,:]*\s+(?:\w+\s+){0,2}or\s+(?:\w+\s+)?\d", said))
+    return bool(HEDGE.search(said) or re.search(r"\d[\w.,:]*\s+(?:\w+\s+){0,2}or\s+(?:\w+\s+)?\d", said)
+                or re.search(r"\d[\w.,:]*(?:\s?[a-z%]+)?\s*/\s*\d", said))
 
 
 # -- key facts ----------------------------------------------------------------------------

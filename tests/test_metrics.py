@@ -199,6 +199,9 @@ def test_hedges_units_times_and_guesses():
     short = {"reference": "7 days", "aliases": [], "kind": "unseen", "answer_type": "short"}
     assert m.score_answer("I think it's 7 days, or possibly 14 days.", short, IDF)["accuracy"] == 0.0
     assert m.score_answer("7 days", short, IDF)["accuracy"] == 1.0
+    gb = {"reference": "5 GB.", "aliases": [], "kind": "paraphrase", "answer_type": "short"}
+    assert m.score_answer("500MB / 1000MB / 250MB = 1.5 GB / 5GB / 100", gb, IDF)["accuracy"] == 0.0  # a scattershot
+    assert m.score_answer("5 GB", gb, IDF)["accuracy"] == 1.0
     long = {"reference": "Admins can recover them for 90 days.", "aliases": [], "kind": "unseen", "answer_type": "long"}
     assert m.score_answer("Admins can recover them for 90 hours.", long, IDF)["accuracy"] == 0.0
     from evals.values import canonical
