@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import ClassVar, Protocol, Sequence, runtime_checkable
+from typing import ClassVar, Literal, Protocol, Sequence, runtime_checkable
 
 from pydantic import Field, field_validator
 
@@ -38,6 +38,7 @@ from .events import Cancelled, Event, Events, no_events
 from .files import folder_size_mb, read_json, sha256_file, write_json, write_jsonl
 from .config import FORM, ApproachConfig
 from .llm import DEFAULT_PRECISION, resolve_precision
+from .paraphrase import phrasings
 from .text import key_terms
 
 IGNORE_INDEX = -100  # label value the loss skips (torch CrossEntropyLoss ignore_index)
@@ -86,6 +87,12 @@ class FinetuneConfig(ApproachConfig):
     # validation, early stopping, checkpoints
     eval_steps: int = Field(25, ge=1, description="validation loss (and a checkpoint) every N steps")
     patience: int = Field(3, ge=1, description="stop after N evaluations without a better validation loss")
+    # several phrasings per fact (Ovadia et al. 2024: one phrasing teaches the string, not the fact)
+    phrasings: int = Field(1, ge=1, le=16, description="phrasings of each training fact: the corpus's own pairs, "
+                           "then rule rewrites of the question (assistant/paraphrase.py)", json_schema_extra=FORM)
+    stop_on: Literal["val", "phrasings"] = Field(
+        "val", description="early stopping on the validation loss of other facts (val) or of a held-out "
+                           "phrasing of each trained fact (phrasings: has it learned what it was taught?)")
     max_train_examples: int | None = Field(None, ge=1, description="train on a seeded sample of this many pairs (quick demos)")
     max_val_examples: int | None = Field(None, ge=1, description="cap on validation examples (seeded sample)")
     save_total_limit: int = Field(2, ge=1, description="checkpoints kept (the best one is always kept)")
@@ -275,7 +282,7 @@ def divergence(losses: Sequence[float], step: int, warmup_steps: int) -> str | N
 
 
 def _trainer_callbacks(events: Events, cancel: threading.Event | None, history_path: Path | None, approach: str,
-                       spent=None):
+                       spent=None, stop_on: str = "val"):
     """TrainerCallbacks: cancel on request, history.json after each log, an Event after each log,
     and the build's time so far (`spent()`) into each checkpoint, for the wall time of a resumed build."""
     from transformers import TrainerCallback
@@ -315,37 +322,52 @@ def _trainer_callbacks(events: Events, cancel: threading.Event | None, history_p
             logs = logs or {}
             main = state.is_world_process_zero
             if main and history_path is not None:
-                write_json(history_path, history_from_state(state, approach, status="running"))
-            if main and ("loss" in logs or "eval_loss" in logs):
-                phase = "eval" if "eval_loss" in logs else "train"
-                events(Event(approach, state.global_step, state.max_steps, f"step {state.global_step}", phase,
-                             {"loss": logs.get("loss"), "val_loss": logs.get("eval_loss"),
-                              "epoch": round(state.epoch or 0, 3), "eta_s": self.eta(state)}))
+                write_json(history_path, history_from_state(state, approach, status="running", stop_on=stop_on))
+            evals = _eval_losses(logs)
+            if main and ("loss" in logs or evals):
+                events(Event(approach, state.global_step, state.max_steps, f"step {state.global_step}",
+                             "eval" if evals else "train", {"loss": logs.get("loss"), **evals,
+                                                            "epoch": round(state.epoch or 0, 3), "eta_s": self.eta(state)}))
             if "loss" in logs:  # every process logs the same gathered loss, so every one stops here
                 why = divergence([e["loss"] for e in state.log_history if "loss" in e], state.global_step,
                                  args.get_warmup_steps(state.max_steps))
                 if why:
                     if main and history_path is not None:
-                        write_json(history_path, history_from_state(state, approach, status="failed"))
+                        write_json(history_path, history_from_state(state, approach, status="failed", stop_on=stop_on))
                     raise UserError(f"{why}: lower it (now {args.learning_rate:g})", field="learning-rate")
             return self.check_cancel(control) if main else None  # a listener may have set the token at this step
 
     return Glue()
 
 
-def history_from_state(state, approach: str, status: str, early_stopped: bool = False) -> dict:
-    """The loss history from the Trainer's log, in the shape the app and the overfitting report read."""
+# the validation sets, by the name the Trainer logs them under (eval_<name>_loss) and the history's key
+VAL_SETS = {"val": "val_loss", "phrasings": "phrasings_loss"}
+
+
+def _eval_losses(logs: dict) -> dict:
+    """The validation losses in one Trainer log, by the history's keys (val_loss: other facts,
+    phrasings_loss: held-out phrasings of the trained facts)."""
+    out = {key: logs[f"eval_{name}_loss"] for name, key in VAL_SETS.items() if f"eval_{name}_loss" in logs}
+    if "eval_loss" in logs:  # one unnamed validation set (checkpoints written before the sets had names)
+        out.setdefault("val_loss", logs["eval_loss"])
+    return out
+
+
+def history_from_state(state, approach: str, status: str, early_stopped: bool = False, stop_on: str = "val") -> dict:
+    """The loss history from the Trainer's log, in the shape the app and the overfitting report
+    read; best_step and best_val_loss are those of the set early stopping watched (`stop_on`)."""
     rows = []
     for e in state.log_history:
-        if "loss" in e:
-            rows.append({"step": e["step"], "epoch": round(e.get("epoch", 0), 4), "loss": e["loss"]})
-        elif "eval_loss" in e:
-            rows.append({"step": e["step"], "epoch": round(e.get("epoch", 0), 4), "val_loss": e["eval_loss"]})
-    vals = [r for r in rows if "val_loss" in r]
-    best = min(vals, key=lambda r: r["val_loss"]) if vals else None
+        row = {"loss": e["loss"]} if "loss" in e else _eval_losses(e)
+        if row:
+            rows.append({"step": e["step"], "epoch": round(e.get("epoch", 0), 4), **row})
+    key = VAL_SETS[stop_on]
+    vals = [r for r in rows if key in r]
+    best = min(vals, key=lambda r: r[key]) if vals else None
     return {"approach": approach, "status": status, "history": rows, "max_steps": state.max_steps,
-            "best_step": best["step"] if best else None, "best_val_loss": best["val_loss"] if best else None,
-            "stopped_step": state.global_step, "early_stopped": early_stopped}
+            "stop_on": stop_on, "best_step": best["step"] if best else None,
+            "best_val_loss": best[key] if best else None, "stopped_step": state.global_step,
+            "early_stopped": early_stopped}
 
 
 # -- the Trainer pieces ---------------------------------------------------------------------
@@ -398,10 +420,23 @@ def trainer_class(seed: int):
     return BuilderTrainer
 
 
+def early_stopping_callback(patience: int):
+    """transformers' EarlyStoppingCallback, quiet about the validation sets it does not watch:
+    with several eval sets it hears each one's metrics apart and warns on every other set."""
+    from transformers import EarlyStoppingCallback
+
+    class OneSetEarlyStopping(EarlyStoppingCallback):
+        def on_evaluate(self, args, state, control, metrics, **kwargs):
+            if args.metric_for_best_model in metrics:
+                super().on_evaluate(args, state, control, metrics, **kwargs)
+
+    return OneSetEarlyStopping(early_stopping_patience=patience)
+
+
 def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, has_val: bool, precision: str = "fp32",
-                       best_at_end: bool = True):
+                       best_at_end: bool = True, stop_on: str = "val"):
     """The Trainer's arguments; `precision` is resolved (llm.resolve_precision): bf16 or fp32.
-    `best_at_end`: restore the checkpoint of the lowest validation loss when training ends."""
+    `best_at_end`: restore the checkpoint of the lowest loss on the validation set `stop_on`."""
     from transformers import TrainingArguments
 
     return TrainingArguments(
@@ -419,7 +454,7 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, ha
         logging_nan_inf_filter=False,  # a NaN loss is logged as NaN (else as 0.0): divergence() must see it
         eval_strategy="steps" if has_val else "no", eval_steps=config.eval_steps,
         save_strategy="steps", save_steps=config.eval_steps, save_total_limit=config.save_total_limit,
-        load_best_model_at_end=has_val and best_at_end, metric_for_best_model="eval_loss", greater_is_better=False,
+        load_best_model_at_end=has_val and best_at_end, metric_for_best_model=f"eval_{stop_on}_loss", greater_is_better=False,
         restore_callback_states_from_checkpoint=True,  # the early-stopping counter survives a resume
         bf16=precision == "bf16", use_cpu=device == "cpu",
         seed=config.seed, data_seed=config.seed,
@@ -582,6 +617,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
                         path=(corpus.root / "qa.jsonl") if corpus.root else None)
     tested = {q.fact_id for q in corpus.split("test") if q.kind == "paraphrase" and q.fact_id}
     train_pairs = _sample(train_pairs, config.max_train_examples, config.seed, tested)
+    phrased = phrasings(train_pairs, config.phrasings, config.seed)  # the pairs, their rewrites, one held back
     builder = examples or QAExamples(corpus.system_prompt)
     base_name = run.base_model
     folder = run.dir(approach)
@@ -613,8 +649,9 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
             run.save()
 
         val_sample = _sample(val_pairs, config.max_val_examples, config.seed)
+        held_sample = _sample(phrased.held_out, config.max_val_examples, config.seed) if train_qa else []
         if hasattr(builder, "prefetch"):  # batched retrieval for RAFT prompts
-            builder.prefetch(list(train_pairs) + val_sample)
+            builder.prefetch(phrased.train + val_sample + held_sample)
 
         # What the base model already knows, before training (kept across a resume).
         probe_path = ckpt_dir / "probe.json"
@@ -630,13 +667,21 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
 
         import torch
         from peft import get_peft_model
-        from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+        from transformers import PrinterCallback, set_seed
 
-        train_examples = [builder.build(p, llm) for p in train_pairs] if train_qa else []
+        train_examples = [builder.build(p, llm) for p in phrased.train] if train_qa else []
         if documents:
             train_examples += documents.examples(llm.tokenizer)
         train_set, skipped = encode_examples(llm.tokenizer, train_examples, config.max_length)
-        val_set, val_skipped = encode_examples(llm.tokenizer, [builder.build(p, llm) for p in val_sample], config.max_length)
+        # two validation sets: other facts (the val split), and a held-out phrasing of each trained fact
+        val_sets, val_skipped = {}, 0
+        for name, pairs in (("val", val_sample), ("phrasings", held_sample)):
+            encoded, n_skipped = encode_examples(llm.tokenizer, [builder.build(p, llm) for p in pairs], config.max_length)
+            val_skipped += n_skipped
+            if encoded:
+                val_sets[name] = encoded
+        stop_on = config.stop_on if config.stop_on in val_sets else next(iter(val_sets), config.stop_on)
+        val_set = val_sets.get("val", [])
         write_jsonl(folder / "examples.sample.jsonl", [asdict(e) for e in train_examples[:4] + train_examples[4:][-4:]])
         gold = [e.meta["gold"] for e in train_examples if e.meta.get("gold") is not None]
         example_stats = {"with_gold_source": sum(gold), "without_gold_source": len(gold) - sum(gold),
@@ -650,15 +695,15 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         except ValueError as e:  # peft: target modules that the model does not have
             raise UserError(f"{str(e).splitlines()[0]} (model '{llm.source.name}')", field="target-modules") from None
         model.train()
-        args = training_arguments(config, ckpt_dir, device, has_val=bool(val_set), precision=precision,
-                                  best_at_end=early_stopping)
+        args = training_arguments(config, ckpt_dir, device, has_val=bool(val_sets), precision=precision,
+                                  best_at_end=early_stopping, stop_on=stop_on)
         glue = _trainer_callbacks(events, cancel, history_path, approach,
-                                  spent=lambda: earlier_s + time.perf_counter() - t_start)
+                                  spent=lambda: earlier_s + time.perf_counter() - t_start, stop_on=stop_on)
         trainer_callbacks = [glue]
-        if val_set and early_stopping:
-            trainer_callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+        if val_sets and early_stopping:
+            trainer_callbacks.append(early_stopping_callback(config.patience))
         trainer = trainer_class(config.seed)(
-            model=model, args=args, train_dataset=train_set, eval_dataset=val_set or None,
+            model=model, args=args, train_dataset=train_set, eval_dataset=val_sets or None,
             data_collator=data_collator(llm.tokenizer), callbacks=trainer_callbacks)
         trainer.remove_callback(PrinterCallback)  # it prints every log dict; our listeners report instead
 
@@ -669,14 +714,15 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
         tokens = state.num_input_tokens_seen - glue.tokens0
         if glue.cancelled:
             if trainer.is_world_process_zero():
-                write_json(history_path, history_from_state(state, approach, status="interrupted"))
+                write_json(history_path, history_from_state(state, approach, status="interrupted", stop_on=stop_on))
             raise TrainingInterrupted(f"{approach} training cancelled at step {state.global_step}; "
                                       f"continue with --resume")
         early_stopped = state.global_step < state.max_steps
 
         summary = {}
         if trainer.is_world_process_zero():
-            history = history_from_state(state, approach, status="done", early_stopped=early_stopped)
+            history = history_from_state(state, approach, status="done", early_stopped=early_stopped,
+                                         stop_on=stop_on)
             _save_adapter(trainer.model, folder / "adapter")
             write_json(history_path, history)
             train_losses = [r["loss"] for r in history["history"] if "loss" in r]
@@ -687,6 +733,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
                 "first_loss": train_losses[0] if train_losses else None,
                 "last_loss": train_losses[-1] if train_losses else None,
                 "train_examples": len(train_set), "val_examples": len(val_set),
+                "phrasing_examples": len(val_sets.get("phrasings", [])), "stop_on": stop_on,
                 "skipped_too_long": skipped + val_skipped, **({"raft": example_stats} if example_stats else {}), "probe": {k: v for k, v in probe.items() if k != "known_ids"},
                 "train_s": round(train_s, 2), "wall_s": round(earlier_s + time.perf_counter() - t_start, 2),
                 "earlier_s": earlier_s,

@@ -63,14 +63,17 @@ def loss_summary(history: dict | None) -> dict:
     if isinstance(rows, list):  # the finetune builder's shape: rows with "loss" or "val_loss"
         train = [(float(r["step"]), float(r["loss"])) for r in rows if "loss" in r]
         val = [(float(r["step"]), float(r["val_loss"])) for r in rows if "val_loss" in r]
+        phrasings = [(float(r["step"]), float(r["phrasings_loss"])) for r in rows if "phrasings_loss" in r]
     else:
+        phrasings = []
         train = _series(history, ("train", "train_loss", "train_losses", "loss"))
         val = _series(history, ("val", "val_loss", "eval", "eval_loss", "val_losses"))
     if not train and isinstance(history.get("log_history"), list):
         lh = history["log_history"]
         train = [(p["step"], p["loss"]) for p in lh if "loss" in p and "step" in p]
         val = [(p["step"], p["eval_loss"]) for p in lh if "eval_loss" in p and "step" in p]
-    out = {"train": train, "val": val, "best_step": history.get("best_step"),
+    out = {"train": train, "val": val, "phrasings": phrasings, "stop_on": history.get("stop_on", "val"),
+           "best_step": history.get("best_step"),
            "stopped_step": history.get("stopped_step"), "max_steps": history.get("max_steps"),
            "early_stopped": history.get("early_stopped")}
     if val:
@@ -79,6 +82,9 @@ def loss_summary(history: dict | None) -> dict:
         out["val_last"] = {"step": val[-1][0], "loss": val[-1][1]}
         # rising validation loss after its minimum while training loss falls = overfitting
         out["val_rise_after_min"] = val[-1][1] - loss
+    if phrasings:  # held-out phrasings of the trained facts: falls while the adapter learns the facts
+        step, loss = min(phrasings, key=lambda p: p[1])
+        out["phrasings_min"] = {"step": step, "loss": loss}
     return out
 
 

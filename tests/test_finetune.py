@@ -108,7 +108,10 @@ def test_builds_adapter_history_and_manifest(tmp_path, tiny_llm_path):
     assert run2.stage("ft")["status"] == "done" and run2.manifest["models"]["base"]["sha256"] == manifest["base_model"]["sha256"]
     assert summary["steps"] == 6 and summary["best_step"] == hist["best_step"]
     assert [p.step for p in heard if p.phase == "train"] == [1, 2, 3, 4, 5, 6]
-    assert [p.step for p in heard if p.phase == "eval"] == [2, 4, 6] and heard[-1].phase == "done"
+    # one eval event per validation set: other facts (val_loss), a held-out phrasing of each trained fact
+    assert sorted({p.step for p in heard if p.phase == "eval"}) == [2, 4, 6] and heard[-1].phase == "done"
+    assert {k for p in heard if p.phase == "eval" for k in p.figures} >= {"val_loss", "phrasings_loss"}
+    assert [r["step"] for r in hist["history"] if "phrasings_loss" in r] == [2, 4, 6] and hist["stop_on"] == "val"
     assert summary["last_loss"] < summary["first_loss"]  # it learns
 
 
@@ -525,3 +528,18 @@ def test_target_modules_the_model_lacks_are_a_user_error(tmp_path, tiny_llm_path
         build_adapter(run, corpus, tiny_config(target_modules=["nonexistent_proj"], probe_questions=0), device="cpu",
                       precision="fp32")
     assert info.value.field == "target-modules"
+
+
+def test_several_phrasings_per_fact_and_early_stopping_on_the_held_out_phrasing(tmp_path, tiny_llm_path):
+    """phrasings=3 trains on each fact three ways; stop_on=phrasings picks the best step by the
+    loss on a phrasing of each trained fact that training never saw, logged beside val_loss."""
+    corpus = make_corpus()
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    summary = build_adapter(run, corpus, tiny_config(phrasings=3, stop_on="phrasings", patience=10, max_length=128),
+                            device="cpu", precision="fp32")
+    assert summary["train_examples"] == 3 * len(FACTS) and summary["phrasing_examples"] == len(FACTS)
+    hist = read_json(run.path / "ft" / "history.json")
+    held = {r["step"]: r["phrasings_loss"] for r in hist["history"] if "phrasings_loss" in r}
+    assert sorted(held) == [2, 4, 6] and any("val_loss" in r for r in hist["history"])
+    assert hist["stop_on"] == "phrasings" and hist["best_step"] == min(held, key=held.get)
+    assert hist["best_val_loss"] == min(held.values())

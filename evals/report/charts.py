@@ -63,7 +63,9 @@ def plots(r: dict) -> dict[str, str]:
             if ls.get("train"):
                 ax.plot(*zip(*ls["train"]), label=f"{ap} train", alpha=0.7)
             if ls.get("val"):
-                ax.plot(*zip(*ls["val"]), marker="o", label=f"{ap} validation")
+                ax.plot(*zip(*ls["val"]), marker="o", label=f"{ap} validation: other facts")
+            if ls.get("phrasings"):
+                ax.plot(*zip(*ls["phrasings"]), marker="s", ls="--", label=f"{ap} validation: trained facts, new phrasing")
             if ls.get("stopped_step") is not None:
                 ax.axvline(ls["stopped_step"], ls=":", color="grey")
         ax.set_xlabel("step")

@@ -77,13 +77,16 @@ def table_rows(r: dict) -> dict[str, list[list[str]]]:
                          fmt(ret.get("accuracy")),
                          f"{_num(forg['diff'])} [{_num(forg['ci'][0])}, {_num(forg['ci'][1])}] (n={forg['n']})"
                          if forg and forg.get("ci") else "-"])
-    t["loss"] = [["approach", "val-loss minimum", "at step", "best step", "stopped at", "rise after minimum"]]
+    t["loss"] = [["approach", "val-loss minimum (other facts)", "at step", "held-out phrasings minimum", "at step",
+                  "stopped on", "best step", "stopped at", "rise after minimum"]]
     for ap, ls in o["loss"].items():
-        if "val_min" in ls:
-            t["loss"].append([ap, _num(ls["val_min"]["loss"], 3), _num(ls["val_min"]["step"], 0), str(ls.get("best_step")),
+        if "val_min" in ls or "phrasings_min" in ls:
+            v, ph = ls.get("val_min") or {}, ls.get("phrasings_min") or {}
+            t["loss"].append([ap, _num(v.get("loss"), 3), _num(v.get("step"), 0), _num(ph.get("loss"), 3),
+                              _num(ph.get("step"), 0), ls.get("stop_on") or "val", str(ls.get("best_step")),
                               str(ls.get("stopped_step")), _num(ls.get("val_rise_after_min"), 3)])
         else:
-            t["loss"].append([ap, ls.get("reason", "no validation loss recorded"), "", "", "", ""])
+            t["loss"].append([ap, ls.get("reason", "no validation loss recorded"), "", "", "", "", "", "", ""])
     t["cost"] = [["approach", "build (s)", "size (MB)", "peak memory (MB)", "latency p50 / p95 (s)", "update: one document (s)"]]
     for ap in aps:
         c = r["cost"][ap]
