@@ -50,12 +50,14 @@ class RagConfig(ApproachConfig):
     index: Literal["auto", "flat", "hnsw", "ivf"] = Field(
         "auto", description="FAISS index; auto: exact search below flat_below chunks, IVF above")
     context_tokens: int = Field(1024, ge=32, description="token budget of the sources in the prompt (LLM tokens)")
+    # context and prompt_format: chosen on the val split of the three shipped corpora with the embedded
+    # model (benchmarks/reader_context.py; README "What the RAG model reads")
     context: Literal["chunks", "focused"] = Field(
-        "chunks", description="what the model reads: whole chunks, or the sentences and table rows of them that "
-                              "bear on the question", json_schema_extra=FORM)
+        "focused", description="what the model reads: whole chunks, or the sentences and table rows of them that "
+                               "bear on the question", json_schema_extra=FORM)
     focus_tokens: int = Field(192, ge=16, description="token budget of the focused context (LLM tokens)")
     prompt_format: Literal["chat", "completion"] = Field(
-        "chat", description="chat: the model's chat template; completion: plain text ending in 'Answer:', the "
+        "completion", description="chat: the model's chat template; completion: plain text ending in 'Answer:', the "
                             "answer cut at its first line (what some small models read best)")
     rrf_k: int = Field(60, ge=1, description="reciprocal rank fusion constant (Cormack et al. 2009)")
     fusion_depth: int = Field(20, ge=1, description="candidates each retriever hands to the fusion")

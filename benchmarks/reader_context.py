@@ -6,10 +6,12 @@ for each context presentation (`chunks`, `focused`) and prompt format (`chat`, `
 and the oracle beside them: the same presentation of the gold document's own chunks (the ceiling
 of RAG for this reader). Paired: the same questions each way, McNemar's exact test on the
 discordant pairs against today's default (chunks, chat). This is what chose RagConfig.context's
-and RagConfig.prompt_format's defaults; the test split is never used here.
+and RagConfig.prompt_format's defaults; the test split is never used here. `--split train` asks
+the train split's questions instead (a seeded sample with --limit): RAG never learns from them, so
+for the reader they are unseen questions too, and there are six times as many as in val.
 
     .venv/bin/python benchmarks/reader_context.py [--domains support,legal,medical] [--formats chat,completion]
-        [--no-oracle] [--precision fp32] [--limit N]
+        [--no-oracle] [--precision fp32] [--limit N] [--split val|train] [--contexts chunks,focused]
 
 The last line is one JSON object: the best variant's accuracy against chunks/chat, pooled over the corpora.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -55,7 +58,10 @@ def main() -> int:
     ap.add_argument("--no-oracle", action="store_true", help="skip the gold-document ceiling (half the time)")
     ap.add_argument("--precision", default="auto")
     ap.add_argument("--max-new-tokens", type=int, default=48)
-    ap.add_argument("--limit", type=int, default=0, help="at most this many val questions per corpus (0: all)")
+    ap.add_argument("--limit", type=int, default=0, help="at most this many questions per corpus, a seeded sample "
+                    "(0: all)")
+    ap.add_argument("--split", default="val", choices=("val", "train"), help="whose questions (never test)")
+    ap.add_argument("--contexts", default="chunks,focused")
     args = ap.parse_args()
 
     from assistant.approaches import make_config
@@ -68,12 +74,14 @@ def main() -> int:
 
     llm = load_llm(precision=args.precision)
     embedder = load_embedder()
-    variants = [(c, f) for c in ("chunks", "focused") for f in args.formats.split(",")]
+    variants = [(c, f) for c in args.contexts.split(",") for f in args.formats.split(",")]
     pooled: dict[str, list[float]] = {}
     t_start = time.perf_counter()
     for domain in args.domains.split(","):
         corpus = resolve_corpus(domain)
-        pairs = corpus.split("val")[: args.limit or None]
+        pairs = corpus.split(args.split)
+        if args.limit and args.limit < len(pairs):
+            pairs = sorted(random.Random(0).sample(pairs, args.limit), key=pairs.index)
         config = make_config("rag", {})
         index = RagIndex.build(corpus.documents, embedder, config)
         idf = IdfTable.from_texts([d.text for d in corpus.documents])
@@ -103,7 +111,7 @@ def main() -> int:
         print(json.dumps(row), flush=True)
     n = len(pooled[BASELINE])
     acc = {k: sum(v) / n for k, v in pooled.items()}
-    print(f"pooled over {n} val questions ({llm.source.name}, {llm.precision}, {time.perf_counter() - t_start:.0f} s): "
+    print(f"pooled over {n} {args.split} questions ({llm.source.name}, {llm.precision}, {time.perf_counter() - t_start:.0f} s): "
           + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
     tests = {}
     for name in acc:
@@ -114,7 +122,7 @@ def main() -> int:
     best = max((k for k in acc if not k.startswith("oracle")), key=acc.get)
     ratio = acc[best] / acc[BASELINE] if acc[BASELINE] else float("inf")
     p = float(tests.get(best, 1.0))
-    print(json.dumps({"benchmark": "reader_context", "figure": f"val accuracy of the RAG answer, {best}",
+    print(json.dumps({"benchmark": "reader_context", "figure": f"{args.split} accuracy of the RAG answer, {best}",
                       "unit": "share correct", "value": round(acc[best], 3), "baseline": round(acc[BASELINE], 3),
                       "ratio": round(ratio, 2), "target": TARGET, "met": bool(ratio >= TARGET and p < 0.05),
                       **{f"oracle_{k.split(' ', 1)[1]}": round(v, 3) for k, v in acc.items() if k.startswith("oracle")},

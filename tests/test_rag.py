@@ -237,7 +237,7 @@ def test_answer_contexts_are_the_sources_the_model_was_shown(tiny_llm):
     assert kept == 2  # the first whole, the second cut, the third left out
 
     class Index:
-        config = RagConfig(context_tokens=budget)
+        config = RagConfig(context_tokens=budget, context="chunks")
 
     bot = RetrievalAssistant("rag", tiny_llm, "", index=Index())
     _, contexts = bot.prepare("What is fact1?", hits)
@@ -280,7 +280,7 @@ def test_retrieval_assistant_answers_with_contexts(index, tiny_llm):
     answers = bot.answer(["How long do refunds take?", "What does AV-1042 mean?"])
     assert len(answers) == 2
     for a in answers:
-        assert len(a.contexts) == 3 and a.latency_s > 0 and isinstance(a.text, str)
+        assert 1 <= len(a.contexts) <= 3 and a.latency_s > 0 and isinstance(a.text, str)
         assert {c.doc_id for c in a.contexts} <= {d.id for d in DOCS}
         assert all(c.chunk_id in index.chunks and c.text == index.chunks[c.chunk_id].text for c in a.contexts)
     prompt, contexts = bot.prepare("What does AV-1042 mean?")

@@ -133,9 +133,9 @@ def load(run, *, device="auto", precision=DEFAULT_PRECISION, max_new_tokens=64):
     adapter = adapter_folder(run, "hybrid")
     index = load_index(run, device)
     llm = load_llm(run.base_model, device=device, adapter=str(adapter), precision=precision)
-    # whole chunks: the RAFT prompts it was trained on (RaftExamples uses rag_prompt's chunks)
+    # whole chunks in the chat template: the RAFT prompts it was trained on (RaftExamples: rag_prompt's defaults)
     return RetrievalAssistant("hybrid", llm, run.manifest.get("system_prompt", ""), max_new_tokens, index=index,
-                              context="chunks")
+                              context="chunks", prompt_format="chat")
 
 
 def describe(summary: dict) -> list[str]:
