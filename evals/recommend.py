@@ -82,6 +82,29 @@ def _power_text(p: dict) -> str:
             f"difference it could show (4 times in 5) is about {100 * p['mde']:.0f} points{need}.")
 
 
+KINDS = {"unseen": "unseen facts", "paraphrase": "trained facts asked in new words"}
+
+
+def _ahead(report: dict, kind: str, a: str, b: str, p: dict) -> str:
+    return (f"On {KINDS[kind]} {a} ({_pct(_fig(report, a, kind)['value'])}) is measurably ahead of {b} "
+            f"({_pct(_fig(report, b, kind)['value'])}; paired difference {_pct(p['diff'])}, 95% CI {_pct(p['ci'][0])} "
+            f"to {_pct(p['ci'][1])}, n={p['n']}).")
+
+
+def _against_base(report: dict, aps: list[str]) -> list[str]:
+    """Where a built approach measurably adds to the base model, by kind of item: unseen facts
+    (what retrieval should bring) and paraphrases of trained facts (what fine-tuning should)."""
+    if "base" not in aps:
+        return []
+    out = []
+    for kind in KINDS:
+        for ap in aps:
+            p = _pair(report, f"accuracy_{kind}", ap, "base") if ap != "base" else None
+            if p and p["separated"] and p["diff"] > 0:
+                out.append(_ahead(report, kind, ap, "base", p))
+    return out
+
+
 def _form_notes(report: dict, aps: list[str], winner: str) -> list[str]:
     """Closed-form items are decided by option likelihood (what a model knows); an approach
     that gets more of them right in its generated answers only by beginning with the expected
@@ -144,9 +167,8 @@ def recommend(report: dict) -> dict:
             p = _pair(report, "accuracy_unseen", best_u, ap)
             if ap != best_u and p and p["separated"] and len(left) > 1:
                 left.remove(ap)
-                reasons.append(f"On unseen facts {best_u} ({_pct(_fig(report, best_u, 'unseen')['value'])}) is measurably "
-                               f"ahead of {ap} ({_pct(_fig(report, ap, 'unseen')['value'])}; paired difference "
-                               f"{_pct(p['diff'])}, n={p['n']}).")
+                reasons.append(_ahead(report, "unseen", best_u, ap, p))
+    reasons += [r for r in _against_base(report, aps) if r not in reasons]
     # 3. bias
     if len(left) > 1:
         for ap in list(left):

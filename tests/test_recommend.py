@@ -138,3 +138,16 @@ def test_one_approach_alone_is_not_called_the_most_accurate():
     r = recommend(crafted({"rag": [1, 0, 1, 1]}))
     assert r["winner"] == "rag" and not r["separated"]
     assert r["summary"].startswith("Only rag was evaluated") and "measurably" not in r["summary"]
+
+
+def test_the_verdict_names_what_an_approach_adds_to_base_on_unseen_facts_even_when_it_wins_outright():
+    base, rag = [0] * 50 + [1] * 10, [1] * 50 + [0] * 10
+    r = recommend(crafted({"base": base, "rag": rag}, unseen={"base": [0] * 30, "rag": [1] * 20 + [0] * 10},
+                          update_s={"rag": 0.5}))
+    assert r["winner"] == "rag" and r["separated"]
+    line = next(s for s in r["reasons"] if s.startswith("On unseen facts"))
+    assert line.startswith("On unseen facts rag (67%) is measurably ahead of base (0%; paired difference 67%, 95% CI")
+    assert line.endswith("n=30).") and sum(s.startswith("On unseen facts") for s in r["reasons"]) == 1
+    # not separated on unseen facts: nothing is claimed
+    r = recommend(crafted({"base": base, "rag": rag}, unseen={"base": [0, 1] * 5, "rag": [1, 0] * 5}))
+    assert not any(s.startswith("On unseen facts") for s in r["reasons"])

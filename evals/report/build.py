@@ -128,9 +128,12 @@ def build_report(eval_dir: Path, manifest: dict) -> dict:
                                 "form": mean_ci([s.get("form_ok") for s in generated])}
         accuracy[ap] = entry
 
-    paired = {"accuracy": [], "accuracy_unseen": []}
+    # overall, and by the kinds of item where the approaches should differ: unseen facts (what
+    # retrieval brings) and trained facts asked in new words (what fine-tuning brings)
+    paired = {"accuracy": [], "accuracy_unseen": [], "accuracy_paraphrase": []}
     for a, b in combinations(approaches, 2):
-        for name, keep in (("accuracy", lambda r: True), ("accuracy_unseen", lambda r: r["kind"] == "unseen")):
+        for name, keep in (("accuracy", lambda r: True), ("accuracy_unseen", lambda r: r["kind"] == "unseen"),
+                           ("accuracy_paraphrase", lambda r: r["kind"] == "paraphrase")):
             ra = {r["id"]: r for r in test[a] if keep(r)}
             rb = {r["id"]: r["scores"]["accuracy"] for r in test[b] if keep(r)}
             ids = sorted(set(ra) & set(rb))
