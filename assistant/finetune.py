@@ -649,7 +649,9 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
             run.save()
 
         val_sample = _sample(val_pairs, config.max_val_examples, config.seed)
-        held_sample = _sample(phrased.held_out, config.max_val_examples, config.seed) if train_qa else []
+        # as many held-out phrasings as other-fact examples, so that the two curves are as noisy
+        held_sample = _sample(phrased.held_out, len(val_sample) or config.max_val_examples or 64,
+                              config.seed) if train_qa else []
         if hasattr(builder, "prefetch"):  # batched retrieval for RAFT prompts
             builder.prefetch(phrased.train + val_sample + held_sample)
 
