@@ -73,11 +73,14 @@ def _learning(ap: str, rs: list[dict], train: list[dict], trained: bool) -> dict
              ", so none could carry over to a new phrasing")
     head = f"{ap} answers {_ci(learned_rate)} of its trained facts when asked as trained{carry}"
     if out["counts"][LEARNING[2]] >= out["counts"][LEARNING[1]]:
-        out["sentence"] = head + (": it has not learned most of what it was taught; more epochs or several "
-                                  "phrasings per fact, not more facts, is what would help.")
+        out["sentence"] = head + (": it has not learned most of what it was taught; more epochs (early-stopped on "
+                                  "the held-out phrasing, --stop-on phrasings), not more facts, is what would help.")
     else:
-        out["sentence"] = head + (": it learned its facts but does not carry them to new phrasings; training on "
-                                  "several phrasings per fact is what would help.")
+        # rule rewrites (--phrasings) did not beat more epochs on the embedded model (README): what
+        # carries a fact to a person's new wording is written phrasings or a stronger model
+        out["sentence"] = head + (": it learned its facts but does not carry most of them to new phrasings; "
+                                  "phrasings written like a user's questions (several pairs per fact_id), or a "
+                                  "stronger base model, are what would help.")
     return out
 
 
