@@ -29,13 +29,6 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 TARGET = 1.25  # held-out phrasings answered at least a quarter better
 
 
-def mcnemar(a: list[float], b: list[float]) -> tuple[int, int, float]:
-    from scipy.stats import binomtest
-
-    b10, b01 = sum(x > y for x, y in zip(a, b)), sum(x < y for x, y in zip(a, b))
-    return b10, b01, float(binomtest(b10, b10 + b01).pvalue) if b10 + b01 else 1.0
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--domain", default="support")
@@ -52,6 +45,7 @@ def main() -> int:
     from assistant.paraphrase import phrasings
     from assistant.runs import Run
     from evals.metrics import IdfTable, score_answer
+    from evals.stats import mcnemar
 
     corpus = resolve_corpus(args.domain)
     idf = IdfTable.from_texts([d.text for d in corpus.documents])

@@ -44,13 +44,6 @@ def gold_hits(index, pair, k: int):
     return ranked[:k]
 
 
-def mcnemar(a: list[float], b: list[float]) -> tuple[int, int, float]:
-    from scipy.stats import binomtest
-
-    b10, b01 = sum(x > y for x, y in zip(a, b)), sum(x < y for x, y in zip(a, b))
-    return b10, b01, float(binomtest(b10, b10 + b01).pvalue) if b10 + b01 else 1.0
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--domains", default="support,legal,medical")
@@ -71,6 +64,7 @@ def main() -> int:
     from assistant.llm import load_llm
     from assistant.rag import RagIndex
     from evals.metrics import IdfTable, score_answer
+    from evals.stats import mcnemar
 
     llm = load_llm(precision=args.precision)
     embedder = load_embedder()

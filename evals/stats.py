@@ -115,9 +115,7 @@ def paired_difference(a, b, confidence: float = 0.95, seed: int = SEED, n_resamp
         p = float((1 + (null >= abs(sums.sum()) - 1e-12).sum()) / (n_resamples + 1))
         test = f"cluster sign-flip permutation ({k} documents" + (f", {b10} vs {b01} discordant pairs)" if binary else ")")
     elif binary:
-        from scipy.stats import binomtest
-
-        p = 1.0 if b10 + b01 == 0 else float(binomtest(b10, b10 + b01, 0.5).pvalue)
+        p = mcnemar(x, y)[2]
         test = f"McNemar exact ({b10} vs {b01} discordant pairs)"
     else:
         signs = rng.choice((-1.0, 1.0), size=(n_resamples, n))
@@ -135,6 +133,16 @@ def paired_difference(a, b, confidence: float = 0.95, seed: int = SEED, n_resamp
     if groups:
         out["clusters"] = groups[1]
     return out
+
+
+def mcnemar(a, b) -> tuple[int, int, float]:
+    """McNemar's exact test of two paired 0/1 outcomes: (a right and b wrong, b right and a
+    wrong, two-sided p of the binomial test on those discordant pairs)."""
+    from scipy.stats import binomtest
+
+    b10 = sum(x > y for x, y in zip(a, b))
+    b01 = sum(x < y for x, y in zip(a, b))
+    return int(b10), int(b01), float(binomtest(b10, b10 + b01, 0.5).pvalue) if b10 + b01 else 1.0
 
 
 def holm(comparisons: list[dict], alpha: float = ALPHA) -> list[dict]:
