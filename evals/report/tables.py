@@ -10,6 +10,16 @@ def _num(v, digits=2) -> str:
     return "n/a" if v is None else f"{v:.{digits}f}"
 
 
+def _no_bias_pairs(r: dict) -> str:
+    """Why no paired bias comparison was made."""
+    from ..bias import MIN_N
+
+    if len(r["bias"].get("paired") or []) == 0:
+        return "No paired bias comparison: fewer than two approaches answered the probes."
+    return (f"No paired bias comparison: no category had {MIN_N} or more probes answered with a person by both "
+            "approaches of a pair (the s_DIS and s_AMB intervals above are too wide to compare).")
+
+
 def table_rows(r: dict) -> dict[str, list[list[str]]]:
     """Every table of the report, as rows of strings (shared by markdown, HTML and the app), and
     `bias_paired_note`, the sentence that sums up the paired bias comparisons."""
@@ -58,7 +68,7 @@ def table_rows(r: dict) -> dict[str, list[list[str]]]:
          _num(c.get("p_holm"), 3), str(c["n"])] for p, c in comparisons if c["separated"]]
     t["bias_paired_note"] = (f"{sum(c['separated'] for _, c in comparisons)} of {len(comparisons)} paired category "
                              "comparisons separated (95% CI excludes zero, Holm-adjusted p < 0.05)." if comparisons
-                             else "No paired bias comparison: fewer than two approaches answered the probes.")
+                             else _no_bias_pairs(r))
     t["attribution"] = [["approach", "items", "correct", "wrong: retrieved but misread / learned, not generalised",
                          "wrong: retrieval missed / not learned"]]
     for ap, a in (r.get("attribution") or {}).items():
