@@ -8,7 +8,7 @@ the adapter answers, greedily, (a) each trained question as it was trained (trai
 own rule (evals.metrics). Paired across settings on the same questions: McNemar's exact test on
 the discordant pairs. The test split is never asked: this is what may choose a default.
 
-    .venv/bin/python benchmarks/phrasings.py [--domain support] [--phrasings 1,3] [--epochs 3] [--stop-on val]
+    .venv/bin/python benchmarks/phrasings.py [--domain support] [--phrasings 1,3] [--epochs 3] [--stop-on val|phrasings]
 
 The last line is one JSON object: held-out-phrasing accuracy of the best N against 1.
 """
@@ -34,7 +34,8 @@ def main() -> int:
     ap.add_argument("--domain", default="support")
     ap.add_argument("--phrasings", default="1,3")
     ap.add_argument("--epochs", type=float, default=None, help="override the quick profile's epochs")
-    ap.add_argument("--stop-on", default="val", choices=("val", "phrasings"), help="early stopping's validation set")
+    ap.add_argument("--stop-on", default=None, choices=("val", "phrasings"),
+                    help="early stopping's validation set (default: the profile's)")
     ap.add_argument("--precision", default="auto")
     args = ap.parse_args()
 
@@ -88,7 +89,7 @@ def main() -> int:
                       "train_verbatim": {n: round(sum(r["train-verbatim"]) / len(r["train-verbatim"]), 3)
                                          for n, r in results.items()},
                       "n": len(results[base]["held-out phrasing"]), "p_value": round(p, 4), "domain": args.domain,
-                      "stop_on": args.stop_on, "steps": {n: b["steps"] for n, b in builds.items()}}))
+                      "stop_on": config.stop_on, "steps": {n: b["steps"] for n, b in builds.items()}}))
     return 0
 
 
