@@ -229,6 +229,8 @@ class LLM:
 
             pieces = self.tokenizer.convert_ids_to_tokens(list(range(len(self.tokenizer))))
             texts = [self.tokenizer.convert_tokens_to_string([p]) if p is not None else "" for p in pieces]
+            # a model may have more output rows than its tokenizer has tokens (padded embeddings)
+            texts += [""] * max(0, getattr(getattr(self.model, "config", None), "vocab_size", 0) - len(texts))
             self._lines = tuple(torch.tensor(flags) for flags in zip(*(
                 ("\n" in t, t.split("\n", 1)[0].strip() != "", t.strip() != "") for t in texts)))
         return self._lines
