@@ -56,18 +56,8 @@ def rewrites(question: str) -> list[str]:
     """Every rule phrasing of `question` (without it), in a fixed order, without duplicates."""
     q = question.strip()
     bodies = [q] + [s for s in (_clause_swap(q), *(_swap(q, p, r) for p, r in SWAPS)) if s]
-    out: list[str] = []
-    for body in bodies[1:]:
-        out.append(body)
-    for frame in FRAMES:
-        for body in bodies[:2]:
-            out.append(frame.format(q=body, lq=_lower_first(body)))
-    seen, unique = {q}, []
-    for text in out:
-        if text not in seen:
-            seen.add(text)
-            unique.append(text)
-    return unique
+    framed = [frame.format(q=body, lq=_lower_first(body)) for frame in FRAMES for body in bodies[:2]]
+    return [text for text in dict.fromkeys(bodies[1:] + framed) if text != q]  # first occurrences, in order
 
 
 @dataclasses.dataclass
@@ -88,10 +78,9 @@ def phrasings(pairs: list, n: int, seed: int) -> Phrasings:
     for fact, own in by_fact.items():
         rng = random.Random(seed * 1_000_003 + zlib.crc32(fact.encode()))
         first = own[0]
-        candidates = [r for p in own for r in rewrites(p.question)]
-        rng.shuffle(candidates)
         asked = {p.question for p in own}
-        candidates = [c for i, c in enumerate(candidates) if c not in asked and c not in candidates[:i]]
+        candidates = [c for c in dict.fromkeys(r for p in own for r in rewrites(p.question)) if c not in asked]
+        rng.shuffle(candidates)
         if candidates:
             # held back: a rewrite that does not contain a trained question word for word, when there is one
             held = next((c for c in candidates if not any(a in c for a in asked)), candidates[0])

@@ -82,11 +82,12 @@ def _power_text(p: dict) -> str:
             f"difference it could show (4 times in 5) is about {100 * p['mde']:.0f} points{need}.")
 
 
-KINDS = {"unseen": "unseen facts", "paraphrase": "trained facts asked in new words"}
+# the kinds of item where a built approach should differ from base, as the verdict names them
+KIND_WORDS = {"unseen": "unseen facts", "paraphrase": "trained facts asked in new words"}
 
 
 def _ahead(report: dict, kind: str, a: str, b: str, p: dict) -> str:
-    return (f"On {KINDS[kind]} {a} ({_pct(_fig(report, a, kind)['value'])}) is measurably ahead of {b} "
+    return (f"On {KIND_WORDS[kind]} {a} ({_pct(_fig(report, a, kind)['value'])}) is measurably ahead of {b} "
             f"({_pct(_fig(report, b, kind)['value'])}; paired difference {_pct(p['diff'])}, 95% CI {_pct(p['ci'][0])} "
             f"to {_pct(p['ci'][1])}, n={p['n']}).")
 
@@ -97,7 +98,7 @@ def _against_base(report: dict, aps: list[str]) -> list[str]:
     if "base" not in aps:
         return []
     out = []
-    for kind in KINDS:
+    for kind in KIND_WORDS:
         for ap in aps:
             p = _pair(report, f"accuracy_{kind}", ap, "base") if ap != "base" else None
             if p and p["separated"] and p["diff"] > 0:

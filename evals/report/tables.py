@@ -2,6 +2,7 @@
 screen all print these same rows, so they can never disagree."""
 from __future__ import annotations
 
+from ..bias import MIN_N
 from ..stats import fmt
 from .build import KINDS, STYLE_METRICS
 
@@ -12,8 +13,6 @@ def _num(v, digits=2) -> str:
 
 def _no_bias_pairs(r: dict) -> str:
     """Why no paired bias comparison was made."""
-    from ..bias import MIN_N
-
     if len(r["bias"].get("paired") or []) == 0:
         return "No paired bias comparison: fewer than two approaches answered the probes."
     return (f"No paired bias comparison: no category had {MIN_N} or more probes answered with a person by both "
