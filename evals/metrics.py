@@ -6,7 +6,8 @@ Facts, not style. The accuracy the recommendation decides on is, by the item's a
   - short answers (answer_type `short`, or unlabelled items with aliases, when the reference is
     shorter than a sentence: assistant.corpus.model.answer_form): normalised match of the reference or an alias, either the
     whole answer or a whole-word span of it (a chat model answers "The Pro plan costs $12." for
-    "$12"; SQuAD-normalised strict equality is also kept as `exact_match`, shown beside);
+    "$12"), or every content term of one in any order ("Every Monday at 08:00 UTC" for "Monday
+    08:00 UTC"); SQuAD-normalised strict equality is also kept as `exact_match`, shown beside;
   - closed-form items (yes/no, yes/no/maybe): the option the answer gives, said first or implied
     ("Cryptocurrency isn't accepted" is No), with nothing added that contradicts the reference;
     the report decides these on option likelihood, what the model knows, and shows this beside;
@@ -127,14 +128,18 @@ _VALUE_UNIT = re.compile(r"(\d[\d.,:]*)\s?([a-z%]+)", re.I)
 
 def wrong_unit(prediction: str, reference: str) -> bool:
     """Whether the answer gives a number of the reference with another unit ("90 hours" for
-    "90 days"): compared after canonical(), so "five days" and "5 days" agree."""
+    "90 days"), or an amount in one of the reference's units that the reference does not state
+    ("1 unit/kg" for "0.1 units/kg"): compared after canonical(), so "five days" and "5 days"
+    agree."""
     units = set(UNITS.values())
 
     def pairs(text):
         return {(n, u.lower()) for n, u in _VALUE_UNIT.findall(canonical(text)) if u.lower() in units}
 
     want, said = pairs(reference), pairs(prediction)
-    return any(n == m and u != v for n, u in want for m, v in said) and not want & said
+    other_unit = any(n == m and u != v for n, u in want for m, v in said) and not want & said
+    other_amount = any(v in {u for _, u in want} and (m, v) not in want for m, v in said)
+    return other_unit or other_amount
 
 
 def hedges(prediction: str, reference: str) -> bool:
@@ -204,6 +209,14 @@ def key_fact_recall(prediction: str, references: list[str], idf: IdfTable, quest
         hit = sum(idf.weight(t) for t in terms if t in answer)
         best = max(best, hit / total)
     return best
+
+
+def states_every_term(prediction: str, references: list[str]) -> bool:
+    """Whether the answer states every content term of the reference or of an alias, in any
+    order and with words between: "Every Monday at 08:00 UTC" states "Monday 08:00 UTC", which a
+    span match misses."""
+    said = answer_terms(prediction)
+    return any(terms and terms <= said for terms in (set(content_terms(r)) for r in references))
 
 
 # -- the decision accuracy ------------------------------------------------------------------
@@ -287,7 +300,8 @@ def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
     if item.get("kind") == "unanswerable":
         scores["accuracy"], scores["accuracy_rule"] = scores["refusal"], "refusal"
     elif form == "short":
-        ok = scores["span_match"] and not scores["contradiction"] and not unsure
+        stated = scores["span_match"] or states_every_term(said, wanted)
+        ok = stated and not scores["contradiction"] and not unsure
         scores["accuracy"], scores["accuracy_rule"] = float(ok), "exact match"
     elif form in CLOSED_FORM:
         # the option the generated answer gives, said first or implied (the report decides

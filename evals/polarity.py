@@ -32,8 +32,13 @@ _ASIDE = re.compile(r",\s*(not\b[^,;.]*)")
 # a negation does not reach past a clause: punctuation, a contrast, or a subordinate clause
 # ("is not given when the QTc is above 470": the QTc clause is not negated)
 _CLAUSE_END = re.compile(r"[;:()]|[.!?](?=\s|$)|,\s*(?:while|so|which|otherwise)\b"
-                         r"|\b(?:but|however|although|though|whereas|since|because(?! of)|when|unless|if|until)\b", re.I)
+                         r"|\b(?:but|however|although|though|whereas|because(?! of)|when|unless|if|until)\b|\bsince\b(?!\s+\d)", re.I)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+# words that state the opposite of each other without a negation: "given before the session" is
+# not "given after the session"; a clause with one, where the reference's has the other, negates it
+OPPOSITES = [("before", "after"), ("enabled", "disabled"), ("increase", "decrease"), ("increased", "decreased"),
+             ("minimum", "maximum"), ("included", "excluded"), ("accepted", "rejected"), ("higher", "lower"),
+             ("above", "below"), ("earlier", "later"), ("more", "less")]
 
 
 def _split(text: str) -> list[str]:
@@ -70,8 +75,8 @@ def answers_no(answer: str, question: str) -> bool:
     return any(neg for k, neg in scored if k == best)
 
 
-def clauses(text: str) -> list[tuple[bool, set[str]]]:
-    """(negated?, fact terms) of each clause of a text; names are folded to plain words."""
+def clauses(text: str) -> list[tuple[bool, set[str], set[str]]]:
+    """(negated?, fact terms, words) of each clause of a text; names are folded to plain words."""
     out = []
     for clause in _split(text):
         words = _words(clause)
@@ -80,21 +85,28 @@ def clauses(text: str) -> list[tuple[bool, set[str]]]:
         negated = _negated(words)
         terms = {stem(t[5:]) if t.startswith("name:") else t for t in fact_terms(clause)}
         if terms:
-            out.append((negated, terms))
+            out.append((negated, terms, set(words)))
     return out
+
+
+def _opposed(said: set[str], meant: set[str]) -> bool:
+    """Whether one clause says a word and the other its opposite (and neither says both)."""
+    return any((a in meant and b in said and a not in said and b not in meant)
+               or (b in meant and a in said and b not in said and a not in meant) for a, b in OPPOSITES)
 
 
 def contradicts(answer: str, reference: str) -> bool:
     """Whether the answer's clauses that state a clause of the reference (share most of its
-    terms, and at least two) all have the opposite polarity."""
+    terms, and at least two) all have the opposite polarity: a negation one of them lacks, or a
+    word the other states the opposite of (OPPOSITES)."""
     said = clauses(answer)
     if not said:
         return False
-    for negated, terms in clauses(reference):
+    for negated, terms, words in clauses(reference):
         if len(terms) < 2:  # one word is too little to tell a claim from a passing mention
             continue
-        shared = [len(c_terms & terms) for _, c_terms in said]
+        shared = [len(c_terms & terms) for _, c_terms, _ in said]
         best = max(shared)
-        if best >= 2 and all(n != negated for (n, _), k in zip(said, shared) if k == best):
+        if best >= 2 and all((n != negated) != _opposed(w, words) for (n, _, w), k in zip(said, shared) if k == best):
             return True
     return False

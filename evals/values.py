@@ -1,10 +1,12 @@
 """Numbers, units and dates written as values, so that an answer is compared with its reference by
 what it says and not how it spells it: "5GB" = "5 GB" = "five gigabytes", "$12.00" = "12 dollars",
-"2/5/20" = "February 5, 2020" = "2020-02-05", "8 a.m." = "08:00".
+"2/5/20" = "February 5, 2020" = "2020-02-05", "8 a.m." = "08:00", "half a gigabyte" = "500 MB",
+"a quarter of an hour" = "15 minutes", "US dollars" = "USD".
 
 `canonical(text)` rewrites a text with every value it recognises in one spelling (dates as ISO
 `2020-02-05`, numbers as digits without thousands separators or trailing zeros, units by one
-name); the metric compares canonical texts. Written here rather than taken from a library:
+name, a quantity in the largest unit that keeps it a whole number: "24 hours" = "1 day", "0.5 GB" =
+"500 MB"); the metric compares canonical texts. Written here rather than taken from a library:
 the parsers that find dates in free text (dateparser, duckling) bring language models or
 services, and what the metric needs is a few fixed spellings, each listed below.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import re
+from fractions import Fraction
 
 # number words up to twenty and the tens: what answers spell out ("five days", "thirty days")
 _SMALL = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
@@ -34,8 +37,17 @@ UNITS = {
     "day": "days", "days": "days", "hour": "hours", "hours": "hours", "hr": "hours", "hrs": "hours", "h": "hours",
     "minute": "minutes", "minutes": "minutes", "min": "minutes", "mins": "minutes", "week": "weeks",
     "weeks": "weeks", "month": "months", "months": "months", "year": "years", "years": "years", "yr": "years",
-    "yrs": "years",
+    "yrs": "years", "unit": "units", "units": "units", "aud": "aud", "cad": "cad", "chf": "chf", "jpy": "jpy",
 }
+# currencies named in words, wherever they stand ("billed in euros and Australian dollars")
+CURRENCY_NAMES = {"us dollars?|u\\.s\\. dollars?|american dollars?": "USD", "australian dollars?": "AUD",
+                  "canadian dollars?": "CAD", "pounds? sterling|british pounds?": "GBP", "euros?": "EUR",
+                  "swiss francs?": "CHF", "japanese yen": "JPY"}
+# the steps of one scale: a quantity is written in the largest unit of its scale that keeps it whole
+# (1000 for bytes and grams, as the shipped corpora and the SI count; a month is no whole number of weeks)
+SCALES = [[("minutes", 1), ("hours", 60), ("days", 24), ("weeks", 7)],
+          [("kb", 1), ("mb", 1000), ("gb", 1000), ("tb", 1000)],
+          [("mcg", 1), ("mg", 1000), ("g", 1000), ("kg", 1000)]]
 _MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m} | \
           {m.lower(): i for i, m in enumerate(calendar.month_abbr) if m} | {"sept": 9}
 _MONTH = "|".join(sorted(_MONTHS, key=len, reverse=True))
@@ -49,8 +61,23 @@ _UNIT_WORDS = "|".join(sorted((re.escape(u) for u in UNITS if u not in "$€£%"
 _CURRENCY_BEFORE = re.compile(r"([$€£])\s?(\d[\d,]*(?:\.\d+)?)")
 _NUMBER_UNIT = re.compile(rf"(\d[\d,]*(?:\.\d+)?)\s?(%|{_UNIT_WORDS})(?![a-z])", re.I)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
-# a number word is read as a number only before a unit: "one of the plans" states no quantity
-_NUMBER_WORD = re.compile(r"\b(" + "|".join(NUMBER_WORDS) + rf")(?=[\s-]+(?:{_UNIT_WORDS})(?![a-z]))", re.I)
+# "one" and "zero" are read as numbers only before a unit ("one of the plans" states no quantity);
+# "two" and up always count ("capped at ten referrals")
+_NUMBER_WORD = re.compile(r"\b(?:(one|zero)(?=[\s-]+(?:" + _UNIT_WORDS + r")(?![a-z]))|("
+                          + "|".join(w for w in NUMBER_WORDS if w not in ("one", "zero")) + r"))\b", re.I)
+_UNIT_AHEAD = rf"[\s-]+(?:an?\s+)?({_UNIT_WORDS})(?![a-z])"
+# fractions of a unit, as answers say them: "four and a half hours", "half a gigabyte", "a quarter
+# of an hour", "quarter-hour"; and "a day" is one day (not after "once"/"twice": a rate is no amount)
+_AND_A_HALF = re.compile(r"\b(\d+(?:\.\d+)?) and a half" + _UNIT_AHEAD, re.I)
+_FRACTION = re.compile(r"\b(?:an?\s+|one\s+)?(half|quarter|three quarters)(?:\s+of)?" + _UNIT_AHEAD, re.I)
+_ONE = re.compile(r"\b(?:an?)\s+(" + _UNIT_WORDS + r")\b(?![a-z])", re.I)
+_RATE = re.compile(r"(?:\b(?:once|twice|times|per)|\d|\b(?:" + _UNIT_WORDS + r"))\W*$", re.I)
+
+
+def _one(m: re.Match) -> str:
+    """ "within a day" -> "within 1 days"; a rate ("twice a day", "15 units an hour") is kept."""
+    return m.group() if _RATE.search(m.string[:m.start()]) else f"1 {m[1]}"
+_FRACTIONS = {"half": "0.5", "quarter": "0.25", "three quarters": "0.75"}
 
 
 def _iso(year: str, month: int, day: int) -> str:
@@ -98,11 +125,36 @@ def _times(text: str) -> str:
     return _HHMM.sub(lambda m: f"{int(m[1]):02d}:{m[2]}" if int(m[1]) < 24 and int(m[2]) < 60 else m.group(), text)
 
 
+_SCALED = re.compile(r"\b(\d+(?:\.\d+)?) (" + "|".join(u for scale in SCALES for u, _ in scale) + r")\b")
+
+
+def _rescale(m: re.Match) -> str:
+    """A quantity in the largest unit of its scale that keeps it whole ("24 hours" -> "1 days",
+    "0.5 gb" -> "500 mb"), so both spellings of an amount meet in one."""
+    scale = next(s for s in SCALES if m[2] in dict(s))
+    units = [u for u, _ in scale]
+    i, value = units.index(m[2]), Fraction(m[1])
+    while i > 0 and value < 1:  # a fraction of a unit, down: 0.25 hours = 15 minutes
+        value, i = value * scale[i][1], i - 1
+    while i + 1 < len(scale) and (value / scale[i + 1][1]).denominator == 1:
+        value, i = value / scale[i + 1][1], i + 1
+    if value.denominator != 1:  # not whole (4.5 hours): as written
+        return m.group()
+    return f"{value.numerator} {units[i]}"
+
+
 def canonical(text: str) -> str:
     """The text with its dates, times, numbers and units in one spelling each (see the module doc)."""
     text = _times(_dates(_SPACED_THOUSANDS.sub(r"\1\2", text)))
-    text = _NUMBER_WORD.sub(lambda m: str(NUMBER_WORDS[m[1].lower()]), text)
+    for names, code in CURRENCY_NAMES.items():
+        text = re.sub(rf"\b(?:{names})\b", code, text, flags=re.I)
+    text = re.sub(r"\b([A-Z]{3}) \(\1\)", r"\1", text)  # "Swiss francs (CHF)" names one currency, once
+    text = _NUMBER_WORD.sub(lambda m: str(NUMBER_WORDS[(m[1] or m[2]).lower()]), text)
+    text = _AND_A_HALF.sub(lambda m: f"{m[1]}.5 {m[2]}", text)
+    text = _FRACTION.sub(lambda m: f"{_FRACTIONS[m[1].lower()]} {m[2]}", text)
+    text = _ONE.sub(_one, text)
     text = _CURRENCY_BEFORE.sub(lambda m: f"{_number(m[2])} {UNITS[m[1]]}", text)
     text = _NUMBER_UNIT.sub(lambda m: f"{_number(m[1])} {UNITS[m[2].lower()]}", text)
+    text = _SCALED.sub(_rescale, text)
     # the rest of the numbers, dates excepted (an ISO date's parts are not thousands separators)
     return re.sub(r"(?<![\d-])\d[\d,]*(?:\.\d+)?(?![\d-])", lambda m: _number(m.group()), text)

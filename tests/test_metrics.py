@@ -104,7 +104,10 @@ def test_ragas_non_llm_metrics():
 @pytest.mark.parametrize("a, b", [("5GB", "5 GB"), ("five gigabytes", "5 GB"), ("$12.00", "12 dollars"),
                                   ("2/5/20", "2020-02-05"), ("February 5, 2020", "2020-02-05"),
                                   ("5th of February 2020", "2020-02-05"), ("15 per cent", "15%"),
-                                  ("1,200 USD", "$1200"), ("thirty days", "30 days")])
+                                  ("1,200 USD", "$1200"), ("thirty days", "30 days"),
+                                  ("half a gigabyte", "500 MB"), ("four and a half hours", "4.5 hours"),
+                                  ("a quarter of an hour", "15 minutes"), ("a day", "24 hours"),
+                                  ("ten referrals", "10 referrals"), ("US dollars", "USD")])
 def test_values_are_compared_by_value_not_spelling(a, b):
     from evals.values import canonical
 
@@ -117,6 +120,21 @@ def test_a_different_value_is_still_wrong():
     item = {"reference": "5 GB", "aliases": [], "kind": "unseen", "answer_type": "short"}
     assert m.score_answer("50 GB", item, IDF)["accuracy"] == 0.0
     assert m.score_answer("2/6/20", {**item, "reference": "2020-02-05"}, IDF)["accuracy"] == 0.0
+    # a rate is no amount: "twice a day" is not "2 days"; "once an hour" keeps its words
+    from evals.values import canonical
+
+    assert canonical("twice a day") == "twice a day" and canonical("15 units an hour") == "15 units an hour"
+    # an amount in the reference's unit that the reference does not state is a wrong value
+    dose = {**item, "reference": "0.1 units/kg per hour, up to a maximum of 15 units per hour.", "answer_type": "long"}
+    assert m.score_answer("1 unit/kg per hour, max 15 units an hour.", dose, IDF)["accuracy"] == 0.0
+    assert m.score_answer("0.1 units/kg an hour, at most fifteen units an hour.", dose, IDF)["accuracy"] == 1.0
+
+
+def test_a_short_answer_may_state_its_terms_in_another_order():
+    item = {"reference": "On Mondays at 08:00 UTC.", "aliases": ["Monday 08:00 UTC"], "kind": "unseen",
+            "answer_type": "short"}
+    assert m.score_answer("Every Monday at 8 a.m. UTC.", item, IDF)["accuracy"] == 1.0
+    assert m.score_answer("Every Tuesday at 8 a.m. UTC.", item, IDF)["accuracy"] == 0.0
 
 
 @pytest.mark.parametrize("answer, reference, expected", [
@@ -129,6 +147,13 @@ def test_a_different_value_is_still_wrong():
     ("It is open Monday to Saturday; it is not open on Sundays.", "The shop is not open on Sundays.", False),
     ("Payment is due no later than 30 days after the invoice.", "Payment is due within 30 days of the invoice.", False),
     ("You can get a refund within 30 days.", "Refunds are available within 30 days, but not for digital goods.", False),
+    # a word and its opposite, without a negation
+    ("They are given before the dialysis session starts.", "They are given after the dialysis session has finished.",
+     True),
+    ("They are given after the dialysis session.", "They are given after the dialysis session has finished.", False),
+    # "since 1 July 2022" dates the clause; it does not start another one
+    ("Ending a tenancy without grounds has not been possible since 1 July 2022.",
+     "No-grounds terminations were abolished from 1 July 2022.", False),
 ])
 def test_contradiction_is_a_clause_of_opposite_polarity(answer, reference, expected):
     from evals.polarity import contradicts
@@ -159,8 +184,9 @@ def test_a_short_label_on_a_sentence_is_scored_as_a_sentence():
 
 
 def test_the_decision_agrees_with_the_labelled_set():
-    """A floor under the agreement measured by benchmarks/scorer_agreement.py (kappa 0.61 on all
-    313 labelled answers when this was written): a change to the scorer that loses it fails here."""
+    """A floor under the agreement measured by benchmarks/scorer_agreement.py (kappa 0.68 on all
+    313 labelled answers, 0.57 on the held-out half, when this was last changed): a change to the
+    scorer that loses it fails here."""
     import json
     from pathlib import Path
 
@@ -171,7 +197,7 @@ def test_the_decision_agrees_with_the_labelled_set():
     rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "scorer_agreement.jsonl").open()]
     idf = m.IdfTable.from_texts([d.text for dm in DOMAINS for d in resolve_corpus(dm).documents])
     decided = [m.score_answer(r["answer"], {**r, "aliases": r.get("aliases", [])}, idf)["accuracy"] >= 0.5 for r in rows]
-    assert cohen_kappa_score([r["correct"] for r in rows], decided) >= 0.55
+    assert cohen_kappa_score([r["correct"] for r in rows], decided) >= 0.65
     wrong_negations = [d for r, d in zip(rows, decided) if r["case"] == "negation" and not r["correct"]]
     assert sum(wrong_negations) <= 2 and len(wrong_negations) >= 20
 
