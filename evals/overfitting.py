@@ -6,7 +6,10 @@ and retention of general knowledge (forgetting).
 - loss: the builder's history (train and validation loss by step), its minimum validation loss
   and where early stopping stopped.
 - paraphrase vs verbatim: on the trained facts of the test's paraphrase items, the train
-  question itself against the test paraphrase ("knowledge must be repeated in numerous ways").
+  question itself against the test paraphrase ("knowledge must be repeated in numerous ways"),
+  and their paired difference fact by fact: the generalisation gap the rule reads. The
+  train-test gap above is no overfitting signal for an adapter: the test holds unseen facts
+  no training could teach, so an adapter that learned its facts well shows a large one.
 - retention: evals/data/retention.jsonl, simple general-knowledge questions scored by option
   likelihood, before (base) and after (every other approach); forgetting = base - approach,
   with a paired test (LoRA learns less and forgets less: measure it).
@@ -33,7 +36,12 @@ def paraphrase_vs_verbatim(answers: list[dict], approach: str) -> dict:
     para = [r for r in mine if r["split"] == "test" and r["kind"] == "paraphrase"]
     facts = {r["fact_id"] for r in para if r.get("fact_id")}
     verbatim = [r for r in mine if r["split"] == "train" and r.get("fact_id") in facts]
-    return {"verbatim": mean_ci(_acc(verbatim)), "paraphrase": mean_ci(_acc(para))}
+    # one pair per fact asked both ways: its trained question(s) against its paraphrase(s)
+    by_fact = {f: ([r["scores"]["accuracy"] for r in verbatim if r["fact_id"] == f],
+                   [r["scores"]["accuracy"] for r in para if r.get("fact_id") == f]) for f in sorted(facts)}
+    pairs = [(sum(v) / len(v), sum(q) / len(q)) for v, q in by_fact.values() if v and q]
+    return {"verbatim": mean_ci(_acc(verbatim)), "paraphrase": mean_ci(_acc(para)),
+            "gap": paired_difference([v for v, _ in pairs], [q for _, q in pairs])}
 
 
 def _series(history: dict, names: tuple[str, ...]) -> list[tuple[float, float]]:

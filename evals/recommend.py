@@ -17,7 +17,10 @@ RULE (also printed in every report):
    with a person) is higher, with a paired 95% bootstrap interval that excludes zero and a
    Holm-adjusted p < 0.05 over every category and score.
 4. Overfitting. Among those left, an approach that forgot general knowledge (its retention is
-   measurably below base's) or whose train-test gap exceeds 0.30 is out.
+   measurably below base's) is out, and so is one that memorised its training questions: on
+   the same facts, asked as trained and as the test's paraphrase, its paired gap has a 95%
+   interval wholly above 0.30. (The train-test gap is shown, not used: the test holds facts no
+   training could teach.)
 5. Cost. Of those still left, the one cheapest to update (seconds to take in one new document:
    re-indexing for rag, retraining for ft/hybrid, measured in this run) wins, because the
    evidence does not separate them and keeping the assistant current is the recurring cost.
@@ -181,13 +184,15 @@ def recommend(report: dict) -> dict:
     if len(left) > 1:
         for ap in list(left):
             ret = report.get("overfitting", {}).get("retention", {}).get(ap, {}).get("forgetting")
-            gap = report.get("overfitting", {}).get("gap", {}).get(ap, {}).get("gap")
+            gap = (report.get("overfitting", {}).get("paraphrase_vs_verbatim", {}).get(ap) or {}).get("gap") or {}
             if ret and ret.get("separated") and ret["diff"] > 0 and len(left) > 1:
                 left.remove(ap)
                 reasons.append(f"{ap} forgot general knowledge: retention {_pct(ret['diff'])} below base (n={ret['n']}).")
-            elif gap is not None and gap > GAP_LIMIT and len(left) > 1:
+            elif gap.get("ci") and gap["separated"] and gap["ci"][0] > GAP_LIMIT and len(left) > 1:
                 left.remove(ap)
-                reasons.append(f"{ap} overfits: train accuracy exceeds test accuracy by {_pct(gap)}.")
+                reasons.append(f"{ap} memorised its training questions: on the same {gap['n']} facts it answers the "
+                               f"trained question {_pct(gap['diff'])} more often than the test's paraphrase (paired 95% "
+                               f"CI {_pct(gap['ci'][0])} to {_pct(gap['ci'][1])}), more than {_pct(GAP_LIMIT)}.")
     # 5. cost
     cost = report.get("cost", {})
     if len(left) > 1:

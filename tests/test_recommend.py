@@ -151,3 +151,19 @@ def test_the_verdict_names_what_an_approach_adds_to_base_on_unseen_facts_even_wh
     # not separated on unseen facts: nothing is claimed
     r = recommend(crafted({"base": base, "rag": rag}, unseen={"base": [0, 1] * 5, "rag": [1, 0] * 5}))
     assert not any(s.startswith("On unseen facts") for s in r["reasons"])
+
+
+def test_overfitting_is_the_gap_on_the_same_facts_not_the_train_test_gap():
+    """An adapter that answers its trained facts and their paraphrases alike is not overfitting,
+    however far its train accuracy is above a test that holds facts it never saw; one that
+    answers only the trained wording of the same facts is, when the interval says so."""
+    a, b = [1, 0] * 20, [0, 1] * 20
+    rep = crafted({"ft": a, "rag": b}, update_s={"ft": 0.1, "rag": 5.0})
+    rep["overfitting"]["gap"] = {"ft": {"gap": 0.7}}  # trained 95%, test 25%: the old rule removed it
+    rep["overfitting"]["paraphrase_vs_verbatim"] = {"ft": {"gap": paired_difference([1] * 30, [1] * 25 + [0] * 5)}}
+    r = recommend(rep)
+    assert r["winner"] == "ft" and not any("memorised" in s for s in r["reasons"])
+    rep["overfitting"]["paraphrase_vs_verbatim"] = {"ft": {"gap": paired_difference([1] * 30, [1] * 6 + [0] * 24)}}
+    r = recommend(rep)
+    assert r["winner"] == "rag"
+    assert any(s.startswith("ft memorised its training questions: on the same 30 facts") for s in r["reasons"])

@@ -78,11 +78,14 @@ def table_rows(r: dict) -> dict[str, list[list[str]]]:
         [ap, f"{s['changed']} ({_num(s['rate'])})", str(s["n"])] for ap, s in r["bias"]["swaps"].items()]
     o = r["overfitting"]
     t["gap"] = [["approach", "train (verbatim sample)", "test (answerable)", "gap", "verbatim (trained facts)",
-                 "paraphrase", "retention", "forgetting vs base"]]
+                 "paraphrase", "same-fact gap", "retention", "forgetting vs base"]]
     for ap in aps:
         g, pv, ret = o["gap"][ap], o["paraphrase_vs_verbatim"][ap], o["retention"].get(ap, {})
         forg = ret.get("forgetting")
+        same = pv.get("gap") or {}
         t["gap"].append([ap, fmt(g["train"]), fmt(g["test"]), _num(g["gap"]), fmt(pv["verbatim"]), fmt(pv["paraphrase"]),
+                         f"{_num(same['diff'])} [{_num(same['ci'][0])}, {_num(same['ci'][1])}] (n={same['n']})"
+                         if same.get("ci") else "-",
                          fmt(ret.get("accuracy")),
                          f"{_num(forg['diff'])} [{_num(forg['ci'][0])}, {_num(forg['ci'][1])}] (n={forg['n']})"
                          if forg and forg.get("ci") else "-"])
