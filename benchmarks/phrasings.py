@@ -1,4 +1,5 @@
-"""Does fine-tuning on several phrasings per fact teach the facts? `--phrasings 1` against `N`, no test items.
+"""Does fine-tuning on several phrasings per fact teach the facts? `--phrasings 1` against `N` (or any
+other ft setting against another, `--vary dropout=0.05,0`), no test items.
 
 For each setting: the ft approach's quick profile (a seeded sample of the train pairs, those whose
 facts the test split asks again first), built on the embedded model, with `phrasings` set; then
@@ -9,8 +10,9 @@ own rule (evals.metrics). Paired across settings on the same questions: McNemar'
 the discordant pairs. The test split is never asked: this is what may choose a default.
 
     .venv/bin/python benchmarks/phrasings.py [--domain support] [--phrasings 1,3] [--epochs 3] [--stop-on val|phrasings]
+    .venv/bin/python benchmarks/phrasings.py --vary dropout=0.05,0
 
-The last line is one JSON object: held-out-phrasing accuracy of the best N against 1.
+The last line is one JSON object: held-out-phrasing accuracy of the best setting against the first.
 """
 from __future__ import annotations
 
@@ -37,7 +39,10 @@ def main() -> int:
     ap.add_argument("--stop-on", default=None, choices=("val", "phrasings"),
                     help="early stopping's validation set (default: the profile's)")
     ap.add_argument("--precision", default="auto")
+    ap.add_argument("--vary", default=None, metavar="FIELD=V1,V2",
+                    help="compare values of another ft setting instead of phrasings (e.g. dropout=0.05,0)")
     args = ap.parse_args()
+    field, values = (args.vary or f"phrasings={args.phrasings}").split("=", 1)
 
     from assistant import approaches
     from assistant.assistants import load_assistant
@@ -50,11 +55,11 @@ def main() -> int:
 
     corpus = resolve_corpus(args.domain)
     idf = IdfTable.from_texts([d.text for d in corpus.documents])
-    settings = [int(n) for n in args.phrasings.split(",")]
+    settings = values.split(",")
     results, builds = {}, {}
     with tempfile.TemporaryDirectory() as out:
         for n in settings:
-            config = approaches.make_config("ft", {"phrasings": n, "epochs": args.epochs, "stop_on": args.stop_on}, quick=True)
+            config = approaches.make_config("ft", {field: n, "epochs": args.epochs, "stop_on": args.stop_on}, quick=True)
             tested = {q.fact_id for q in corpus.split("test") if q.kind == "paraphrase" and q.fact_id}
             trained = _sample(corpus.split("train"), config.max_train_examples, config.seed, tested)
             held = phrasings(trained, 1, config.seed).held_out  # the same held-back phrasing for every N
@@ -72,18 +77,18 @@ def main() -> int:
                                                    "answer_type": p.answer_type}, idf)["accuracy"]
                              for a, p in zip(answers, pairs)]
             results[n] = row
-            print(json.dumps({"phrasings": n, **builds[n], **{k: round(sum(v) / len(v), 3) for k, v in row.items()},
+            print(json.dumps({field: n, **builds[n], **{k: round(sum(v) / len(v), 3) for k, v in row.items()},
                               "n": {k: len(v) for k, v in row.items()}}), flush=True)
     base = settings[0]
     for n in settings[1:]:
         for name in results[base]:
             b10, b01, p = mcnemar(results[n][name], results[base][name])
-            print(f"  {name}: phrasings {n} vs {base}: {b10} vs {b01} discordant pairs, McNemar p={p:.3g}")
+            print(f"  {name}: {field} {n} vs {base}: {b10} vs {b01} discordant pairs, McNemar p={p:.3g}")
     acc = {n: sum(r["held-out phrasing"]) / len(r["held-out phrasing"]) for n, r in results.items()}
     best = max(settings, key=acc.get)
     p = mcnemar(results[best]["held-out phrasing"], results[base]["held-out phrasing"])[2] if best != base else 1.0
     ratio = acc[best] / acc[base] if acc[base] else float("inf")
-    print(json.dumps({"benchmark": "phrasings", "figure": f"held-out-phrasing accuracy of ft, phrasings={best}",
+    print(json.dumps({"benchmark": "phrasings", "figure": f"held-out-phrasing accuracy of ft, {field}={best}",
                       "unit": "share correct", "value": round(acc[best], 3), "baseline": round(acc[base], 3),
                       "ratio": round(ratio, 2), "target": TARGET, "met": bool(ratio >= TARGET and p < 0.05),
                       "train_verbatim": {n: round(sum(r["train-verbatim"]) / len(r["train-verbatim"]), 3)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -132,7 +133,7 @@ def test_every_setting_shows_its_config_default_in_the_cli_and_round_trips_throu
     for key, info in cls.model_fields.items():
         value = cls.default_of(key)
         if value is not None:
-            lines.append(f"{key} = {value!r}".replace("'", '"'))
+            lines.append(f"{key} = {json.dumps(value)}")  # TOML's scalars and arrays are JSON's
     cfg = tmp_path / "settings.toml"
     cfg.write_text("\n".join(lines) + "\n")
     seen = {}

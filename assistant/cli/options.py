@@ -31,7 +31,7 @@ def _config_value(action: argparse.Action | None, value, key: str, path: Path):
     """Check a config value the way argparse checks the flag (type, choices, on/off flags)."""
     if action is None:
         return value
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
             raise UserError(f"'{key}' must be true or false", path=path)
         return value
@@ -128,7 +128,10 @@ def _comma_list(text: str):
 
 
 def _flag_kind(annotation) -> dict:
-    """argparse keywords for a Config field's type: choices for a Literal, int/float/str otherwise."""
+    """argparse keywords for a Config field's type: choices for a Literal, --x/--no-x for a bool,
+    int/float/str otherwise."""
+    if annotation is bool:
+        return {"action": argparse.BooleanOptionalAction}
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if typing.get_origin(annotation) is typing.Literal:
         return {"choices": list(typing.get_args(annotation))}
