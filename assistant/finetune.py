@@ -485,6 +485,27 @@ def lora_config(config: FinetuneConfig):
                       target_modules=config.target_modules, task_type="CAUSAL_LM", bias="none")
 
 
+def lora_model(llm, config: FinetuneConfig, precision: str):
+    """The base model with a fresh LoRA adapter, ready to train in `precision` (resolved)."""
+    import torch
+    from peft import get_peft_model
+
+    if precision == "bf16":
+        # the frozen weights in the precision their matmuls run in under autocast: the layers'
+        # inputs are then bf16 already, and the adapted layers of one input (q, k, v) save one
+        # copy of it for backward, not three casts (0.4 GB less at 8 x 200 tokens); the
+        # adapter's own weights stay fp32 (peft), as does the optimiser
+        llm.model.to(torch.bfloat16)
+    try:
+        model = get_peft_model(llm.model, lora_config(config))
+    except ValueError as e:  # peft: target modules that the model does not have
+        raise UserError(f"{str(e).splitlines()[0]} (model '{llm.source.name}')", field="target-modules") from None
+    model.train()
+    if config.gradient_checkpointing:
+        model.enable_input_require_grads()  # frozen embeddings: a recomputed block needs a grad-carrying input
+    return model
+
+
 def data_collator(tokenizer):
     """Pads each batch to its longest example (not to max_length): inputs with the pad id,
     labels with -100, attention mask 0."""
@@ -682,7 +703,6 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
             write_json(probe_path, probe)
 
         import torch
-        from peft import get_peft_model
         from transformers import PrinterCallback, set_seed
 
         train_examples = [builder.build(p, llm) for p in phrased.train] if train_qa else []
@@ -706,19 +726,7 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
             raise UserError(f"every training prompt is longer than max_length={config.max_length} tokens: raise max_length")
 
         set_seed(config.seed)
-        if precision == "bf16":
-            # the frozen weights in the precision their matmuls run in under autocast: the layers'
-            # inputs are then bf16 already, and the adapted layers of one input (q, k, v) save
-            # one copy of it for backward, not three casts (0.4 GB less at 8 x 200 tokens); the
-            # adapter's own weights stay fp32 (peft), as does the optimiser
-            llm.model.to(torch.bfloat16)
-        try:
-            model = get_peft_model(llm.model, lora_config(config))
-        except ValueError as e:  # peft: target modules that the model does not have
-            raise UserError(f"{str(e).splitlines()[0]} (model '{llm.source.name}')", field="target-modules") from None
-        model.train()
-        if config.gradient_checkpointing:
-            model.enable_input_require_grads()  # frozen embeddings: a recomputed block needs a grad-carrying input
+        model = lora_model(llm, config, precision)
         args = training_arguments(config, ckpt_dir, device, has_val=bool(val_sets), precision=precision,
                                   best_at_end=early_stopping, stop_on=stop_on)
         glue = _trainer_callbacks(events, cancel, history_path, approach,

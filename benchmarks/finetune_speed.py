@@ -2,9 +2,10 @@
 
 Same model (the embedded SmolLM2-135M-Instruct unless --base-model), same examples (--pairs
 training pairs of the shipped support corpus, built by the project's own QAExamples and
-repeated if fewer), same LoRA (rank 16, alpha 32, all linear layers), same optimiser (AdamW,
-lr 2e-4, cosine, seed 0), same precision (llm.resolve_precision("auto"): bf16 autocast where
-the CPU runs bf16 natively, else fp32), batch 8, 1 warm-up step + --steps timed steps:
+repeated if fewer), same LoRA (FinetuneConfig's: rank 16, alpha 32, all linear layers, no
+dropout), same optimiser (AdamW, lr 2e-4, cosine, seed 0), same precision
+(llm.resolve_precision("auto"): bf16 autocast where the CPU runs bf16 natively, the frozen
+weights then in bf16 for ours and TRL; else fp32), batch 8, 1 warm-up step + --steps timed steps:
 
   ours              what build_adapter uses: its encoding, its collator (each batch padded to
                     its longest example), batches grouped by length, the vocabulary projection
@@ -120,10 +121,11 @@ def counting(collate, batches: list):
 
 def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
     """The trainer of configuration `name`, on a fresh LoRA adapter (seed 0)."""
+    import torch
     from transformers import PrinterCallback, set_seed
 
-    from assistant.finetune import FinetuneConfig, data_collator, encode_examples, lora_config, trainer_class
-    from assistant.finetune import training_arguments
+    from assistant.finetune import FinetuneConfig, data_collator, encode_examples, lora_config, lora_model
+    from assistant.finetune import trainer_class, training_arguments
 
     tok = llm.tokenizer
     config = FinetuneConfig(batch_size=opts.batch_size, max_steps=opts.steps + 1, probe_questions=0,
@@ -134,13 +136,11 @@ def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
                   dataloader_num_workers=0)
     out = f"/tmp/ft-speed-{name}"
     set_seed(0)
-    if name == "ours":  # build_adapter's own encoding, collator, sampler, loss and TrainingArguments
-        from peft import get_peft_model
-
+    if name == "ours":  # build_adapter's own model, encoding, collator, sampler, loss and TrainingArguments
         train_set, _ = encode_examples(tok, examples, config.max_length)
         args = training_arguments(config, Path(out), "cpu", has_val=False, precision=precision)
         args.save_strategy = "no"
-        model = get_peft_model(llm.model, lora_config(config))
+        model = lora_model(llm, config, precision)
         trainer = trainer_class(config.seed)(model=model, args=args, train_dataset=train_set,
                                              data_collator=data_collator(tok), callbacks=[recorder])
     elif name == "plain":
@@ -170,6 +170,8 @@ def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
         if name == "trl_packing":
             common["per_device_train_batch_size"] = opts.pack_rows
         args = SFTConfig(output_dir=out, completion_only_loss=True, gradient_checkpointing=False, **common, **kind)
+        if precision == "bf16":  # the frozen weights in bf16, as TRL's examples load a model for bf16 training
+            llm.model.to(torch.bfloat16)
         trainer = SFTTrainer(model=llm.model, args=args, train_dataset=data, processing_class=tok,
                              peft_config=lora_config(config), callbacks=[recorder])
     trainer.remove_callback(PrinterCallback)

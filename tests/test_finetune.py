@@ -271,6 +271,33 @@ def test_answer_only_logits_give_the_same_loss_and_gradients(tmp_path, tiny_llm_
             torch.testing.assert_close(g_ours[n], p.grad, rtol=1e-4, atol=1e-6)
 
 
+
+def test_lora_model_freezes_the_base_in_the_training_precision_and_checkpointing_keeps_the_gradients(tiny_llm_path):
+    """bf16 training: the frozen weights in bf16, the adapter (and so its optimiser) in fp32.
+    Gradient checkpointing recomputes activations; the gradients are the same."""
+    from assistant.finetune import lora_model
+
+    model = lora_model(load_llm(str(tiny_llm_path), device="cpu", precision="fp32"), tiny_config(), "bf16")
+    assert {p.dtype for p in model.parameters() if not p.requires_grad} == {torch.bfloat16}
+    assert {p.dtype for p in model.parameters() if p.requires_grad} == {torch.float32}
+
+    grads = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)
+        llm = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
+        model = lora_model(llm, tiny_config(dropout=0.0, gradient_checkpointing=checkpointing), "fp32")
+        if checkpointing:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        for n, p in model.named_parameters():  # a non-zero LoRA B, so that every adapter gets a gradient
+            if "lora_B" in n:
+                p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
+        ids = torch.arange(24).reshape(2, 12) % 50 + 5
+        model(input_ids=ids, labels=ids).loss.backward()
+        grads.append({n: p.grad for n, p in model.named_parameters() if p.requires_grad})
+    assert grads[0].keys() == grads[1].keys() and all(g is not None for g in grads[1].values())
+    for n in grads[0]:
+        torch.testing.assert_close(grads[0][n], grads[1][n], rtol=1e-4, atol=1e-6)
+
 # -- hybrid (RAFT) ------------------------------------------------------------------------------
 TOPICS = ["refund", "notice", "upload", "pricing", "sepsis", "fox"]
 
