@@ -61,7 +61,9 @@ class ClosedBookAssistant:
     llm: object
     system_prompt: str = ""
     max_new_tokens: int = 64
-    batch_size: int = 8
+    # short chat prompts: generation is one token per row per step, so more rows per step pay
+    # (base on support's val: 4.7 questions/s at 32, 3.3 at 8; benchmarks/eval_speed.py)
+    batch_size: int = 32
 
     def prepare(self, question: str) -> tuple[str, list[Context]]:
         return self.llm.chat_prompt(question, self.system_prompt or None), []
@@ -85,6 +87,10 @@ class RetrievalAssistant(ClosedBookAssistant):
     """Retrieves numbered sources, then answers from them with citations: `rag` and `hybrid`."""
 
     index: object = None
+    # prompts of a few hundred tokens: their prefill runs the matmuls near the CPU's peak at 8
+    # rows already, and more rows only add padding (rag on support's val: 3.1 questions/s at 8,
+    # 2.4 at 32)
+    batch_size: int = 8
     top_k: int | None = None
     retrieval: str | None = None
     context: str | None = None  # chunks | focused; None: the index's own setting

@@ -801,7 +801,7 @@ def export_merged(run, out: str | Path, approach: str = "ft", device: str = "cpu
     adapter = adapter_folder(run, approach)
     if out.exists() and any(out.iterdir()):
         raise UserError("the export folder exists and is not empty; choose another", path=out)
-    llm = load_llm(run.base_model, device=device, adapter=str(adapter))
+    llm = load_llm(run.base_model, device=device, adapter=str(adapter), precision="fp32")  # merged exactly
     merged = llm.model.merge_and_unload()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.{os.getpid()}.tmp"

@@ -136,3 +136,22 @@ def test_real_embedded_models_answer():
     emb = load_embedder()
     a, b, c = emb.encode(["How do I get a refund?", "Can I get my money back?", "The sky is blue."])
     assert a @ b > a @ c
+
+
+def test_bf16_loads_bf16_weights_and_runs_them_without_autocast(tiny_llm_path, monkeypatch):
+    """Autocast over fp32 weights casts every weight again at every generated token; in bf16 the
+    weights themselves are bf16 and no autocast is entered."""
+    import contextlib
+
+    import torch
+
+    from assistant import llm as llm_mod
+
+    monkeypatch.setattr(llm_mod, "cpu_has_bf16", lambda: True)  # bf16 runs on any CPU, natively or not
+    llm = llm_mod.load_llm(str(tiny_llm_path), device="cpu", precision="bf16")
+    assert llm.precision == "bf16" and {p.dtype for p in llm.model.parameters()} == {torch.bfloat16}
+    assert isinstance(llm_mod.autocast_for("cpu", "bf16", llm.model), contextlib.nullcontext)
+    assert isinstance(llm_mod.autocast_for("cpu", "bf16"), torch.autocast)  # fp32 weights asked to run in bf16
+    gen = llm.generate([llm.chat_prompt("Hello?")], max_new_tokens=4)
+    assert gen[0].new_tokens > 0
+    assert len(llm.option_logprobs(llm.chat_prompt("Yes or no?"), ["Yes", "No"])) == 2
