@@ -491,10 +491,11 @@ def lora_model(llm, config: FinetuneConfig, precision: str):
     from peft import get_peft_model
 
     if precision == "bf16":
-        # the frozen weights in the precision their matmuls run in under autocast: the layers'
-        # inputs are then bf16 already, and the adapted layers of one input (q, k, v) save one
-        # copy of it for backward, not three casts (0.4 GB less at 8 x 200 tokens); the
-        # adapter's own weights stay fp32 (peft), as does the optimiser
+        # the frozen weights in the precision their matmuls run in under autocast (load_llm gives
+        # them so; a model loaded otherwise is cast here): the layers' inputs are then bf16
+        # already, and the adapted layers of one input (q, k, v) save one copy of it for
+        # backward, not three casts (0.4 GB less at 8 x 200 tokens); the adapter's own weights
+        # stay fp32 (peft), as does the optimiser
         llm.model.to(torch.bfloat16)
     try:
         model = get_peft_model(llm.model, lora_config(config))

@@ -369,7 +369,8 @@ def load_llm(name: str | None = None, device: str = "auto", adapter: str | None 
     if precision == "bf16":
         # the weights themselves in bf16: autocast over fp32 weights casts every weight again at
         # every forward under inference_mode (the cast is cached only for autograd), i.e. at every
-        # generated token; bf16 weights generated 2.3x faster here (benchmarks/eval_speed.py)
+        # generated token; base answered support's val 2.4x faster on bf16 weights, both at batch 8
+        # (1.38 -> 3.25 questions/s, `benchmarks/eval_speed.py --batch-size 8 --repeats 1`)
         model.to(torch.bfloat16)
     model.to(device).eval()
     return LLM(model, tok, source, device, precision, load_s=time.perf_counter() - t0, adapter=adapter)
