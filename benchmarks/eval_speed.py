@@ -22,6 +22,7 @@ The last line is one JSON object for collectors: questions/s now against before.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -65,13 +66,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as out:
         run = Run.create(out, corpus=corpus, config={}, approaches=["rag"], command="benchmark")
         approaches.get("rag").build(run, corpus, approaches.make_config("rag", {}), precision=precision)
-        now = {"base": ClosedBookAssistant("base", load_llm(device="cpu", precision=precision), corpus.system_prompt),
-               "rag": approaches.get("rag").load(run, device="cpu", precision=precision)}
+        rag = approaches.get("rag").load(run, device="cpu", precision=precision)
+        now = {"base": ClosedBookAssistant("base", rag.llm, corpus.system_prompt), "rag": rag}  # one model
         before_llm = load_llm(device="cpu", precision=precision)
         before_llm.model.float()  # fp32 weights; precision stays bf16: autocast, as before
-        before = {"base": ClosedBookAssistant("base", before_llm, corpus.system_prompt, batch_size=BEFORE_BATCH),
-                  "rag": approaches.get("rag").load(run, device="cpu", precision=precision)}
-        before["rag"].llm, before["rag"].batch_size = before_llm, BEFORE_BATCH
+        # the same assistants over the fp32 weights: two models in memory in all
+        before = {ap: dataclasses.replace(a, llm=before_llm, batch_size=BEFORE_BATCH) for ap, a in now.items()}
         for a in now.values():
             a.batch_size = args.batch_size or a.batch_size
         batch = {ap: a.batch_size for ap, a in now.items()}
