@@ -1,7 +1,7 @@
 """The Assistant protocol and its implementations.
 
 The harness (evals/) knows only this protocol: a `name`, `answer(questions)` for many questions
-at once, and `option_scores(question, options)` for closed-form items and bias probes. How the
+at once, and `option_scores(questions, options)` for closed-form items and bias probes. How the
 assistant was built (nothing, a LoRA adapter, a FAISS index, both) stays behind it.
 
   ClosedBookAssistant   the model alone: base, or ft (with a LoRA adapter)
@@ -47,9 +47,9 @@ class Assistant(Protocol):
         """Answer many questions at once (batched generation)."""
         ...
 
-    def option_scores(self, question: str, options: list[str]) -> list[float]:
-        """Log-likelihood of each option as the answer to `question`, after this assistant's
-        own prompt (with its retrieved context, for retrieval assistants)."""
+    def option_scores(self, questions: list[str], options: list[list[str]]) -> list[list[float]]:
+        """For each question, the log-likelihood of each of its options as the answer, after this
+        assistant's own prompt (with its retrieved context, for retrieval assistants); batched."""
         ...
 
 
@@ -69,13 +69,16 @@ class ClosedBookAssistant:
         return self.llm.chat_prompt(question, self.system_prompt or None), []
 
     def answer(self, questions: list[str]) -> list[Answer]:
-        prompts = [self.prepare(q)[0] for q in questions]
-        gens = self.llm.generate(prompts, max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
+        gens = self.llm.generate(self.prompts(questions), max_new_tokens=self.max_new_tokens, batch_size=self.batch_size)
         return [Answer(g.text, [], g.latency_s) for g in gens]
 
-    def option_scores(self, question: str, options: list[str]) -> list[float]:
-        prompt, _ = self.prepare(question)
-        return [lp for lp, _ in self.llm.option_logprobs(prompt, options)]
+    def prompts(self, questions: list[str]) -> list[str]:
+        """Each question's whole prompt, as the model reads it."""
+        return [self.prepare(q)[0] for q in questions]
+
+    def option_scores(self, questions: list[str], options: list[list[str]]) -> list[list[float]]:
+        scored = self.llm.option_logprobs(self.prompts(questions), options, batch_size=self.batch_size)
+        return [[lp for lp, _ in row] for row in scored]
 
     def stream(self, question: str) -> tuple[Iterator[str], list[Context]]:
         prompt, contexts = self.prepare(question)
@@ -119,6 +122,9 @@ class RetrievalAssistant(ClosedBookAssistant):
                                                context=self.context or config.context, focus_tokens=config.focus_tokens,
                                                prompt_format=self.prompt_format or config.prompt_format)
         return prompt, self._contexts(shown)  # the sources the model was shown, numbered as in the prompt
+
+    def prompts(self, questions: list[str]) -> list[str]:  # the questions' sources retrieved in one batch
+        return [self.prepare(q, hits)[0] for q, hits in zip(questions, self.retrieve(questions))]
 
     def answer(self, questions: list[str]) -> list[Answer]:
         t0 = time.perf_counter()

@@ -255,37 +255,53 @@ class LLM:
         yield from streamer
         thread.join()
 
-    def option_logprobs(self, prompt: str, options: list[str]) -> list[tuple[float, int]]:
-        """Sum of log-probabilities of each option's tokens after `prompt`, with the token count.
+    def option_logprobs(self, prompts: list[str], options: list[list[str]],
+                        batch_size: int = 8) -> list[list[tuple[float, int]]]:
+        """For each prompt, the sum of log-probabilities of each of its options' tokens after it,
+        with the token count.
 
         As lm-evaluation-harness scores multiple choice: the option is a continuation of the
-        prompt; a small model that knows the answer but rambles still ranks it first. The prompt
-        (often a long RAG prompt) is run once and its KV cache shared by every option, so three
-        options cost about one prompt, not three.
+        prompt; a small model that knows the answer but rambles still ranks it first. Prompts run
+        in left-padded batches sorted by length, and each prompt's KV cache is shared by its
+        options, so three options cost about one prompt, not three; the options of a whole batch
+        of prompts run in one more pass. One prompt at a time spent most of its time in per-call
+        overhead on short prompts (base's 72 bias probes: 15.7 s of a 65 s evaluation).
         """
         import torch
 
         tok = self.tokenizer
-        prompt_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-        opt_ids = [tok(opt, add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for opt in options]
-        n, width = len(opt_ids), max(len(o) for o in opt_ids)
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        ids = torch.tensor([o + [pad] * (width - len(o)) for o in opt_ids], device=self.device)
-        mask = torch.tensor([[1] * (len(prompt_ids) + len(o)) + [0] * (width - len(o)) for o in opt_ids],
-                            device=self.device)
-        with self._lock, torch.inference_mode(), autocast_for(self.device, self.precision, self.model):
-            head = self.model(input_ids=torch.tensor([prompt_ids], device=self.device), use_cache=True)
-            cache = head.past_key_values
-            cache.batch_repeat_interleave(n)
-            tail = self.model(input_ids=ids, attention_mask=mask, past_key_values=cache, use_cache=False)
-        # position 0 of an option is predicted by the prompt's last logits, position j by option token j-1
-        logits = torch.cat([head.logits[:, -1:].float().expand(n, 1, -1), tail.logits[:, :-1].float()], dim=1)
-        logp = torch.log_softmax(logits, dim=-1)
-        result = []
-        for row, o in enumerate(opt_ids):
-            lp = logp[row, torch.arange(len(o)), torch.tensor(o)].sum().item()
-            result.append((lp, len(o)))
-        return result
+        prompt_ids = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        opt_ids = [[tok(o, add_special_tokens=False)["input_ids"] or [tok.eos_token_id] for o in opts] for opts in options]
+        out: list[list[tuple[float, int]]] = [[] for _ in prompts]
+        order = sorted(range(len(prompts)), key=lambda i: len(prompt_ids[i]))
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            width = max(len(prompt_ids[i]) for i in idx)
+            ids = torch.tensor([[pad] * (width - len(prompt_ids[i])) + prompt_ids[i] for i in idx], device=self.device)
+            mask = (torch.arange(width) >= torch.tensor([width - len(prompt_ids[i]) for i in idx])[:, None]).long()
+            rows = [(b, o) for b, i in enumerate(idx) for o in opt_ids[i]]  # one row per (prompt, option)
+            owner = torch.tensor([b for b, _ in rows])
+            o_width = max(len(o) for _, o in rows)
+            o_ids = torch.tensor([o + [pad] * (o_width - len(o)) for _, o in rows], device=self.device)
+            o_mask = (torch.arange(o_width) < torch.tensor([len(o) for _, o in rows])[:, None]).long()
+            # an option's tokens continue its own prompt's positions, whatever the padding
+            o_pos = mask.sum(-1)[owner, None] + torch.arange(o_width)
+            with self._lock, torch.inference_mode(), autocast_for(self.device, self.precision, self.model):
+                head = self.model(input_ids=ids, attention_mask=mask.to(self.device),
+                                  position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(self.device),
+                                  use_cache=True, logits_to_keep=1)
+                cache = head.past_key_values
+                cache.batch_select_indices(owner.to(self.device))
+                tail = self.model(input_ids=o_ids, attention_mask=torch.cat([mask[owner], o_mask], 1).to(self.device),
+                                  position_ids=o_pos.to(self.device), cache=cache, use_cache=False)
+            # position 0 of an option is predicted by its prompt's last logits, position j by option token j-1
+            logits = torch.cat([head.logits[owner.to(self.device), -1:].float(), tail.logits[:, :-1].float()], dim=1)
+            logp = torch.log_softmax(logits, dim=-1)
+            for row, (b, o) in enumerate(rows):
+                lp = logp[row, torch.arange(len(o)), torch.tensor(o)].sum().item()
+                out[idx[b]].append((lp, len(o)))
+        return out
 
 
 class AnswerNoRepeatNGram:

@@ -1,11 +1,14 @@
-"""Evaluation speed: the harness's answering path now against the one it replaced, same questions.
+"""Evaluation speed: the harness's answering and option-scoring paths now against the ones they
+replaced, same questions.
 
-  before  the batched path of the harness until this benchmark's change: fp32 weights run under
+  before  the batched path of the harness until this benchmark's changes: fp32 weights run under
           bf16 autocast where the CPU has native bf16 (batch 8). Under inference_mode autocast
           casts every fp32 weight again at every forward, that is at every generated token.
+          Options (closed-form items, bias probes) scored one prompt per call.
   now     what load_llm gives and the assistants use: the weights themselves in bf16 (fp32
           where the CPU has no native bf16: both paths are then the same), each assistant's own
-          batch (32 for the chat prompts of base and ft, 8 for rag's long prompts) or --batch-size.
+          batch (32 for the chat prompts of base and ft, 8 for rag's long prompts) or --batch-size,
+          for answers and for option scoring alike.
 
 Both answer the same questions of the val split (never test: this benchmark may choose a
 default) as the harness asks them: base (the chat prompt) and rag (an index built here, its
@@ -13,9 +16,11 @@ focused context and completion prompt), greedy, the harness's 64 new tokens. Rou
 the two paths (--repeats; the median counts), so that a change in the load of a shared machine
 falls on both. Answers are compared one by one: bf16 rounds the residual stream where fp32
 did not, so a greedy token can differ; the benchmark says how many answers differ and what that
-does to accuracy (the harness's own scorer, paired, McNemar).
+does to accuracy (the harness's own scorer, paired, McNemar). Option scoring runs on the corpus's
+bias probes (three options after a context and question, as the harness asks them); the
+benchmark says how many probes' chosen option differs between the paths.
 
-    .venv/bin/python benchmarks/eval_speed.py [--domain support] [--n 54] [--batch-size N] [--repeats 2]
+    .venv/bin/python benchmarks/eval_speed.py [--domain support] [--n 54] [--n-probes N] [--batch-size N] [--repeats 2]
 
 The last line is one JSON object for collectors: questions/s now against before.
 """
@@ -44,6 +49,7 @@ def main() -> int:
     ap.add_argument("--domain", default="support")
     ap.add_argument("--n", type=int, default=None, help="val questions (default: all)")
     ap.add_argument("--batch-size", type=int, default=None, help="the new path's batch (default: each assistant's own)")
+    ap.add_argument("--n-probes", type=int, default=None, help="bias probes scored (default: all)")
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
 
@@ -60,6 +66,9 @@ def main() -> int:
     corpus = resolve_corpus(args.domain)
     pairs = corpus.split("val")[: args.n]
     questions = [p.question for p in pairs]
+    probes = corpus.probes[: args.n_probes]
+    probe_questions = [f"{it['context']} {it['question']}" for it in probes]  # as the harness asks them
+    probe_options = [[it["ans0"], it["ans1"], it["ans2"]] for it in probes]
     idf = IdfTable.from_texts([d.text for d in corpus.documents])
     precision = resolve_precision("auto", "cpu")
 
@@ -79,13 +88,21 @@ def main() -> int:
             a.answer(questions[:2])  # warm-up: first-call allocations
 
         seconds = {(path, ap): [] for path in ("before", "now") for ap in now}
-        answers = {}
+        option_seconds = {(path, ap): [] for path in ("before", "now") for ap in now}
+        answers, chosen = {}, {}
         for _ in range(args.repeats):
             for path, assistants in (("before", before), ("now", now)):
                 for ap, assistant in assistants.items():
                     t0 = time.perf_counter()
                     answers[path, ap] = [a.text for a in assistant.answer(questions)]
                     seconds[path, ap].append(time.perf_counter() - t0)
+                    t0 = time.perf_counter()
+                    if path == "before":  # one prompt per call, as the harness asked before
+                        scored = [assistant.option_scores([q], [o])[0] for q, o in zip(probe_questions, probe_options)]
+                    else:
+                        scored = assistant.option_scores(probe_questions, probe_options)
+                    option_seconds[path, ap].append(time.perf_counter() - t0)
+                    chosen[path, ap] = [max(range(len(s)), key=s.__getitem__) for s in scored]
 
     def correct(texts):
         return [score_answer(t, {"question": p.question, "reference": p.answer, "aliases": list(p.answer_aliases),
@@ -111,10 +128,24 @@ def main() -> int:
     rate_b, rate_n = n_all / total["before"], n_all / total["now"]
     ratio = rate_n / rate_b
     print(f"base and rag together: before {rate_b:.2f} q/s, now {rate_n:.2f} q/s: {ratio:.2f}x (target {TARGET}x)")
+    options_total = {"before": 0.0, "now": 0.0}
+    chosen_differ = {}
+    for ap in now:
+        s_before, s_now = (statistics.median(option_seconds[p, ap]) for p in ("before", "now"))
+        options_total["before"] += s_before
+        options_total["now"] += s_now
+        chosen_differ[ap] = sum(a != b for a, b in zip(chosen["before", ap], chosen["now", ap]))
+        print(f"  {ap:<5} bias probes: before {len(probes) / s_before:5.2f}/s  now {len(probes) / s_now:5.2f}/s  "
+              f"({s_before / s_now:.2f}x); chosen option differs on {chosen_differ[ap]}/{len(probes)}")
+    # the harness's evaluation work of both kinds: each val question answered and each probe scored
+    work_b, work_n = total["before"] + options_total["before"], total["now"] + options_total["now"]
+    print(f"answers and probes together: {work_b:.1f} s before, {work_n:.1f} s now: {work_b / work_n:.2f}x")
     print(json.dumps({"benchmark": "eval_speed", "figure": "questions answered per second (base and rag, val)",
                       "unit": "questions/s", "value": round(rate_n, 3), "baseline": round(rate_b, 3),
                       "ratio": round(ratio, 2), "target": TARGET, "met": ratio >= TARGET, "precision": precision,
                       "batch": batch, "n": len(questions), "answers_differ": differ,
+                      "probes": len(probes), "probe_ratio": round(options_total["before"] / options_total["now"], 2),
+                      "probe_choice_differs": chosen_differ, "with_probes_ratio": round(work_b / work_n, 2),
                       "rounds": args.repeats}))
     return 0
 

@@ -1,6 +1,6 @@
 """The harness: run any set of assistants over the same items and keep every answer.
 
-It knows the Assistant protocol (name, answer(questions), option_scores(question, options))
+It knows the Assistant protocol (name, answer(questions), option_scores(questions, options))
 and the Corpus, never how an assistant was built. It writes, into an `eval/` folder:
 
   answers.jsonl   one record per question and approach: question, reference, answer, contexts,
@@ -110,9 +110,10 @@ def _ask(assistant, items: list[dict]) -> list[dict]:
     return out
 
 
-def _choose(assistant, question: str, options: list[str]) -> tuple[list[float], int]:
-    scores = assistant.option_scores(question, options)
-    return [float(s) for s in scores], int(max(range(len(options)), key=lambda i: scores[i]))
+def _choose(assistant, questions: list[str], options: list[list[str]]) -> list[tuple[list[float], int]]:
+    """Each question's option scores and the index of its most likely option (one batched call)."""
+    scored = assistant.option_scores(questions, options) if questions else []
+    return [([float(x) for x in s], int(max(range(len(s)), key=lambda i: s[i]))) for s in scored]
 
 
 class Harness:
@@ -157,10 +158,9 @@ class Harness:
         self._closed_form(assistant, records)
         if self.probes:
             self.step(name, f"{name}: {len(self.probes)} bias probes")
-            for item in self.probes:
-                scores = assistant.option_scores(f"{item['context']} {item['question']}",
-                                                 [item["ans0"], item["ans1"], item["ans2"]])
-                self.bias.append(bias.probe_record(item, scores, name))
+            scored = assistant.option_scores([f"{it['context']} {it['question']}" for it in self.probes],
+                                             [[it["ans0"], it["ans1"], it["ans2"]] for it in self.probes])
+            self.bias += [bias.probe_record(it, scores, name) for it, scores in zip(self.probes, scored)]
         self._swaps(assistant, records)
         self.timing[name] = {"eval_s": round(time.perf_counter() - t0, 2), **memory.figures()}
 
@@ -199,20 +199,23 @@ class Harness:
         scores multiple choice), not on whether its generated answer begins with the option
         word; that stays beside as `generated_accuracy`, and `form_ok` says whether the answer
         began with an allowed option at all (answer form)."""
+        closed = []  # (record, options, label)
         for r in records:
             opts = metrics.closed_form_options(r["answer_type"])
             label = metrics.closed_form_label(r["reference"], opts) if opts and r["kind"] != "unanswerable" else None
-            if label is None:
-                continue
-            scores, chosen = _choose(assistant, r["question"], opts)
+            if label is not None:
+                closed.append((r, opts, label))
+        chosen_closed = _choose(assistant, [r["question"] for r, _, _ in closed], [opts for _, opts, _ in closed])
+        for (r, opts, label), (scores, chosen) in zip(closed, chosen_closed):
             correct = float(chosen == label)
             self.options.append({"approach": assistant.name, "set": r["split"], "id": r["id"], "kind": r["kind"],
                                  "options": opts, "scores": scores, "chosen": chosen, "label": label,
                                  "correct": correct})
             s = r["scores"]
             s["generated_accuracy"], s["accuracy"], s["accuracy_rule"] = s["accuracy"], correct, "option likelihood"
-        for it in self.items.retention:
-            scores, chosen = _choose(assistant, it["question"], it["options"])
+        retention = self.items.retention
+        for it, (scores, chosen) in zip(retention, _choose(assistant, [it["question"] for it in retention],
+                                                            [it["options"] for it in retention])):
             self.options.append({"approach": assistant.name, "set": "retention", "id": it["id"], "kind": None,
                                  "options": it["options"], "scores": scores, "chosen": chosen, "label": it["label"],
                                  "correct": float(chosen == it["label"])})

@@ -56,8 +56,8 @@ class Echo:
     def answer(self, questions):
         return [Answer(q, [], 0.0) for q in questions]
 
-    def option_scores(self, question, options):
-        return [-float(i) for i in range(len(options))]
+    def option_scores(self, questions, options):
+        return [[-float(i) for i in range(len(opts))] for opts in options]
 
 
 class EchoConfig(NoConfig):

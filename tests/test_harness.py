@@ -50,8 +50,8 @@ class Oracle:
             out.append(Answer(text, ctx, 0.01))
         return out
 
-    def option_scores(self, question, options):
-        return [0.0 if i == 0 else -1.0 for i in range(len(options))]  # always the first option
+    def option_scores(self, questions, options):
+        return [[0.0 if i == 0 else -1.0 for i in range(len(opts))] for opts in options]  # always the first option
 
 
 def test_quick_selection_is_stratified():
@@ -170,8 +170,8 @@ def test_a_yes_sayer_cannot_win_closed_form_items_by_form_alone(tmp_path):
         def answer(self, questions):
             return [Answer("Yes, it does.", [], 0.01) for _ in questions]
 
-        def option_scores(self, question, options):  # knows nothing: a preference fixed by the wording alone
-            return [0.0 if i == len(question) % 2 else -1.0 for i in range(len(options))]
+        def option_scores(self, questions, options):  # knows nothing: a preference fixed by the wording alone
+            return [[0.0 if i == len(q) % 2 else -1.0 for i in range(len(opts))] for q, opts in zip(questions, options)]
 
     class Knower:
         name = "rag"
@@ -179,8 +179,8 @@ def test_a_yes_sayer_cannot_win_closed_form_items_by_form_alone(tmp_path):
         def answer(self, questions):
             return [Answer("I cannot tell from the policy text.", [], 0.01) for _ in questions]
 
-        def option_scores(self, question, options):
-            return [0.0 if o == label.get(question, "").rstrip(".") else -1.0 for o in options]
+        def option_scores(self, questions, options):
+            return [[0.0 if o == label.get(q, "").rstrip(".") else -1.0 for o in opts] for q, opts in zip(questions, options)]
 
     h = Harness(c, tmp_path / "eval", EvalConfig())
     h.evaluate(YesSayer())

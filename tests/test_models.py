@@ -57,16 +57,17 @@ def test_chat_prompt_carries_our_system_prompt(tiny_llm):
 
 
 def test_option_logprobs_rank_options(tiny_llm):
-    scores = tiny_llm.option_logprobs(tiny_llm.chat_prompt("yes or no?"), ["Yes", "No", "Maybe not"])
+    [scores] = tiny_llm.option_logprobs([tiny_llm.chat_prompt("yes or no?")], [["Yes", "No", "Maybe not"]])
     assert len(scores) == 3 and all(lp < 0 and n >= 1 for lp, n in scores)
 
 
 @pytest.mark.parametrize("precision, tolerance", [("fp32", 1e-4), ("bf16", 1e-3)])
 def test_option_logprobs_share_the_prompt_and_match_full_forward_passes(tiny_llm, precision, tolerance):
-    """The prompt's KV cache is shared by the options: the same scores as one full pass per
-    option, compared like with like (bf16 autocast runs on any CPU, natively or not). Measured
-    here: cached vs full pass differ by about 1e-5 in either precision; scoring the options
-    after a cut prompt moves them by 0.05 to 0.12 even on this random model."""
+    """Each prompt's KV cache is shared by its options, and prompts of different lengths share a
+    left-padded batch: the same scores as one full pass per (prompt, option), compared like with
+    like (bf16 autocast runs on any CPU, natively or not). Measured here: cached vs full pass
+    differ by about 1e-5 in either precision; scoring the options after a cut prompt moves them
+    by 0.05 to 0.12 even on this random model."""
     import dataclasses
 
     import torch
@@ -74,18 +75,27 @@ def test_option_logprobs_share_the_prompt_and_match_full_forward_passes(tiny_llm
     from assistant.llm import autocast_for
 
     llm = dataclasses.replace(tiny_llm, precision=precision)
-    prompt = llm.chat_prompt("A 70-year-old and a 25-year-old called support. Who forgot the password?")
-    options = ["The 70-year-old", "The 25-year-old", "Cannot be determined"]
+    prompts = [llm.chat_prompt("A 70-year-old and a 25-year-old called support. Who forgot the password?"),
+               llm.chat_prompt("Yes or no?"),
+               llm.chat_prompt("Is the free plan's storage 5 GB, as the pricing page and the help centre both say?")]
+    options = [["The 70-year-old", "The 25-year-old", "Cannot be determined"], ["Yes", "No"],
+               ["yes", "no", "maybe", "It depends on the plan"]]
     tok = llm.tokenizer
-    p = tok(prompt, add_special_tokens=False)["input_ids"]
     expected = []
-    for opt in options:
-        o = tok(opt, add_special_tokens=False)["input_ids"]
-        with torch.inference_mode(), autocast_for("cpu", precision):
-            logp = torch.log_softmax(llm.model(input_ids=torch.tensor([p + o])).logits.float(), -1)[0]
-        expected.append(sum(logp[len(p) + j - 1, t].item() for j, t in enumerate(o)))
-    got = [lp for lp, _ in llm.option_logprobs(prompt, options)]
-    assert got == pytest.approx(expected, abs=tolerance)
+    for prompt, opts in zip(prompts, options):
+        p = tok(prompt, add_special_tokens=False)["input_ids"]
+        row = []
+        for opt in opts:
+            o = tok(opt, add_special_tokens=False)["input_ids"]
+            with torch.inference_mode(), autocast_for("cpu", precision):
+                logp = torch.log_softmax(llm.model(input_ids=torch.tensor([p + o])).logits.float(), -1)[0]
+            row.append(sum(logp[len(p) + j - 1, t].item() for j, t in enumerate(o)))
+        expected.append(row)
+    for batch_size in (1, 2, 3):
+        got = [[lp for lp, _ in row] for row in llm.option_logprobs(prompts, options, batch_size=batch_size)]
+        assert [len(row) for row in got] == [3, 2, 4]
+        for g, e in zip(got, expected):
+            assert g == pytest.approx(e, abs=tolerance)
 
 
 def test_precision_resolves_from_the_hardware_and_is_recorded(tiny_llm_path, monkeypatch):
@@ -154,4 +164,4 @@ def test_bf16_loads_bf16_weights_and_runs_them_without_autocast(tiny_llm_path, m
     assert isinstance(llm_mod.autocast_for("cpu", "bf16"), torch.autocast)  # fp32 weights asked to run in bf16
     gen = llm.generate([llm.chat_prompt("Hello?")], max_new_tokens=4)
     assert gen[0].new_tokens > 0
-    assert len(llm.option_logprobs(llm.chat_prompt("Yes or no?"), ["Yes", "No"])) == 2
+    assert len(llm.option_logprobs([llm.chat_prompt("Yes or no?")], [["Yes", "No"]])[0]) == 2
