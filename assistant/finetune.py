@@ -469,8 +469,8 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, ha
         load_best_model_at_end=has_val and best_at_end, metric_for_best_model=f"eval_{stop_on}_loss", greater_is_better=False,
         restore_callback_states_from_checkpoint=True,  # the early-stopping counter survives a resume
         bf16=precision == "bf16", use_cpu=device == "cpu",
-        gradient_checkpointing=config.gradient_checkpointing,
-        gradient_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        activation_checkpointing=config.gradient_checkpointing,  # transformers' newer name for it
+        activation_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
         seed=config.seed, data_seed=config.seed,
         include_num_input_tokens_seen="non_padding",
         label_names=["labels"], remove_unused_columns=False, prediction_loss_only=True,

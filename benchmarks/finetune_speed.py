@@ -169,7 +169,7 @@ def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
                     trl_packing=dict(packing=True, packing_strategy="bfd", max_length=PACK_LENGTH))[name]
         if name == "trl_packing":
             common["per_device_train_batch_size"] = opts.pack_rows
-        args = SFTConfig(output_dir=out, completion_only_loss=True, gradient_checkpointing=False, **common, **kind)
+        args = SFTConfig(output_dir=out, completion_only_loss=True, activation_checkpointing=False, **common, **kind)
         if precision == "bf16":  # the frozen weights in bf16, as TRL's examples load a model for bf16 training
             llm.model.to(torch.bfloat16)
         trainer = SFTTrainer(model=llm.model, args=args, train_dataset=data, processing_class=tok,
