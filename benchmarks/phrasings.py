@@ -2,7 +2,7 @@
 other ft setting against another, `--vary dropout=0.05,0`), no test items.
 
 For each setting: the ft approach's quick profile (a seeded sample of the train pairs, those whose
-facts the test split asks again first), built on the embedded model, with `phrasings` set; then
+facts the test split asks again first; with --full, the full profile on every train pair), built on the embedded model, with `phrasings` set; then
 the adapter answers, greedily, (a) each trained question as it was trained (train-verbatim), and
 (b) one rule phrasing of each trained fact that no setting trained on (held out: the
 `phrasings()` draw at the same seed holds back the same one whatever N). Scored by the harness's
@@ -11,6 +11,7 @@ the discordant pairs. The test split is never asked: this is what may choose a d
 
     .venv/bin/python benchmarks/phrasings.py [--domain support] [--phrasings 1,3] [--epochs 3] [--stop-on val|phrasings]
     .venv/bin/python benchmarks/phrasings.py --vary dropout=0.05,0
+    .venv/bin/python benchmarks/phrasings.py --full --vary epochs=9,5   # every train pair
 
 The last line is one JSON object: held-out-phrasing accuracy of the best setting against the first.
 """
@@ -39,6 +40,7 @@ def main() -> int:
     ap.add_argument("--stop-on", default=None, choices=("val", "phrasings"),
                     help="early stopping's validation set (default: the profile's)")
     ap.add_argument("--precision", default="auto")
+    ap.add_argument("--full", action="store_true", help="the full profile (every train pair) instead of the quick one")
     ap.add_argument("--vary", default=None, metavar="FIELD=V1,V2",
                     help="compare values of another ft setting instead of phrasings (e.g. dropout=0.05,0)")
     args = ap.parse_args()
@@ -59,7 +61,9 @@ def main() -> int:
     results, builds = {}, {}
     with tempfile.TemporaryDirectory() as out:
         for n in settings:
-            config = approaches.make_config("ft", {field: n, "epochs": args.epochs, "stop_on": args.stop_on}, quick=True)
+            # no pre-training probe: it does not change the adapter, and on the full profile it costs minutes
+            config = approaches.make_config("ft", {"epochs": args.epochs, "stop_on": args.stop_on, "probe_questions": 0,
+                                                   field: n}, quick=not args.full)
             tested = {q.fact_id for q in corpus.split("test") if q.kind == "paraphrase" and q.fact_id}
             trained = _sample(corpus.split("train"), config.max_train_examples, config.seed, tested)
             held = phrasings(trained, 1, config.seed).held_out  # the same held-back phrasing for every N
