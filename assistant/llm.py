@@ -291,7 +291,7 @@ class LLM:
                 head = self.model(input_ids=ids, attention_mask=mask.to(self.device),
                                   position_ids=(mask.cumsum(-1) - 1).clamp(min=0).to(self.device),
                                   use_cache=True, logits_to_keep=1)
-                cache = head.past_key_values
+                cache = head.cache
                 cache.batch_select_indices(owner.to(self.device))
                 tail = self.model(input_ids=o_ids, attention_mask=torch.cat([mask[owner], o_mask], 1).to(self.device),
                                   position_ids=o_pos.to(self.device), cache=cache, use_cache=False)
