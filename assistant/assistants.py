@@ -15,7 +15,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Iterator, Protocol, runtime_checkable
 
-from .llm import DEFAULT_PRECISION
+from .llm import CHAT_BATCH, DEFAULT_PRECISION
 from .rag import first_line
 
 @dataclass
@@ -61,9 +61,7 @@ class ClosedBookAssistant:
     llm: object
     system_prompt: str = ""
     max_new_tokens: int = 64
-    # short chat prompts: generation is one token per row per step, so more rows per step pay
-    # (base on support's val: 4.7 questions/s at 32, 3.3 at 8; benchmarks/eval_speed.py)
-    batch_size: int = 32
+    batch_size: int = CHAT_BATCH
 
     def prepare(self, question: str) -> tuple[str, list[Context]]:
         return self.llm.chat_prompt(question, self.system_prompt or None), []

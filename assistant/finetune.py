@@ -37,7 +37,7 @@ from .errors import UserError
 from .events import Cancelled, Event, Events, no_events
 from .files import folder_size_mb, read_json, sha256_file, write_json, write_jsonl
 from .config import FORM, ApproachConfig
-from .llm import DEFAULT_PRECISION, resolve_precision
+from .llm import CHAT_BATCH, DEFAULT_PRECISION, resolve_precision
 from .paraphrase import phrasings
 from .text import key_terms
 
@@ -258,7 +258,8 @@ def probe_known(llm, pairs: Sequence[QAPair], builder: ExampleBuilder, limit: in
     if not sample:
         return {"sample_size": 0, "train_pairs": len(pairs)}
     t0 = time.perf_counter()
-    gens = llm.generate([builder.build(p, llm).prompt for p in sample], max_new_tokens=max_new_tokens, batch_size=16)
+    gens = llm.generate([builder.build(p, llm).prompt for p in sample], max_new_tokens=max_new_tokens,
+                       batch_size=CHAT_BATCH)
     known = [knows_answer(g.text, p.answer) for g, p in zip(gens, sample)]
     return {"sample_size": len(sample), "train_pairs": len(pairs), "known": sum(known),
             "known_share": round(sum(known) / len(sample), 4),

@@ -28,6 +28,10 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer briefly and factual
 # 6-token run the answer has already said stops the loop; it is long enough to allow a phrase that
 # an answer honestly says twice ("5 to 10 business days").
 NO_REPEAT_NGRAM = 6
+# rows per generation batch for short chat prompts: generation is one token per row per step, so
+# more rows per step pay (base on support's val: 4.7 questions/s at 32, 3.3 at 8, 3.1 at 16;
+# benchmarks/eval_speed.py --batch-size N)
+CHAT_BATCH = 32
 
 
 def embedded_gguf() -> Path:
