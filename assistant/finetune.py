@@ -69,7 +69,7 @@ class FinetuneConfig(ApproachConfig):
     """
 
     QUICK: ClassVar[dict] = dict(max_length=256, eval_steps=6, max_train_examples=64, max_val_examples=16,
-                                 probe_questions=32, probe_max_new_tokens=24, gradient_checkpointing=False)
+                                 probe_questions=32, probe_max_new_tokens=24)
 
     # LoRA
     # bounded: a rank or batch in the hundreds of thousands only runs out of memory, after minutes
@@ -93,10 +93,8 @@ class FinetuneConfig(ApproachConfig):
     batch_size: int = Field(8, ge=1, le=1024, description="examples per device per micro-batch")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
     max_length: int = Field(512, ge=16, description="tokens per example (prompt + answer); longer prompts are skipped")
-    # on in the full profile, whose examples run to 512 tokens: without it the full support build
-    # peaked at 4.0 GB; off in the quick one (256 tokens), where the demo's minutes matter more
-    gradient_checkpointing: bool = Field(True, description="recompute activations in the backward pass: about "
-                                         "40% less peak memory for about 15-30% more time per step")
+    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: about "
+                                         "40% less peak memory for about 30% more time per step")
     seed: int = Field(0, ge=0, le=2**32 - 1, description="random seed (data order, LoRA init, sampled pairs)")
     # validation, early stopping, checkpoints
     eval_steps: int = Field(25, ge=1, description="validation loss (and a checkpoint) every N steps")
