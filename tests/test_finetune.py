@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from assistant.corpus import Corpus, QAPair
 from assistant.errors import UserError
 from assistant.files import read_json
-from assistant.finetune import (IGNORE_INDEX, ExampleBuilder, FinetuneConfig, QAExamples, TrainingInterrupted,
+from assistant.finetune import (IGNORE_INDEX, SHAPE_MULTIPLE, ExampleBuilder, FinetuneConfig, QAExamples, TrainingInterrupted,
                                 build_adapter, data_collator, encode_example, end_of_turn,
                                 export_merged, knows_answer)
 from assistant.llm import load_llm
@@ -64,12 +64,14 @@ def test_labels_mask_the_prompt_and_keep_the_answer_and_its_eos(tiny_llm):
     assert enc["labels"][-1] == tok.eos_token_id  # the answer ends with <|im_end|>, and it is learned
     assert tok.decode(enc["input_ids"][n_prompt:]) == "$12 per user.<|im_end|>"
 
-    # Batches pad to their longest example; padding is masked by position, the real eos kept.
+    # Batches pad to their longest example (rounded up to SHAPE_MULTIPLE); padding is masked by
+    # position, the real eos kept.
     short = encode_example(tok, QAExamples("Avalon.").build(QAPair("s", "Hi?", "Yes."), tiny_llm), 128)
     assert len(short["input_ids"]) < len(enc["input_ids"])
     batch = data_collator(tok)([short, enc])
-    width = len(enc["input_ids"])
+    width = -(-len(enc["input_ids"]) // SHAPE_MULTIPLE) * SHAPE_MULTIPLE
     assert batch["input_ids"].shape == (2, width)
+    assert (batch["labels"][1, len(enc["input_ids"]):] == IGNORE_INDEX).all()
     n = len(short["input_ids"])
     assert batch["labels"][0, n - 1].item() == tok.eos_token_id
     assert (batch["labels"][0, n:] == IGNORE_INDEX).all() and (batch["attention_mask"][0, n:] == 0).all()
@@ -270,6 +272,21 @@ def test_answer_only_logits_give_the_same_loss_and_gradients(tmp_path, tiny_llm_
         if p.requires_grad:
             torch.testing.assert_close(g_ours[n], p.grad, rtol=1e-4, atol=1e-6)
 
+
+def test_training_shapes_come_from_a_bounded_set(tiny_llm_path):
+    """Batch lengths and the count of projected answer positions are multiples of SHAPE_MULTIPLE
+    (oneDNN keeps a primitive per matmul shape: new shapes every step grew the build's memory)."""
+    from assistant.finetune import round_up_positions
+
+    llm = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
+    b = QAExamples("Avalon.")
+    batch = data_collator(llm.tokenizer)([encode_example(llm.tokenizer, b.build(QAPair(str(i), q, a), llm), 200)
+                                          for i, (q, a) in enumerate(FACTS[:3])])
+    assert batch["input_ids"].shape[1] % SHAPE_MULTIPLE == 0
+    keep = batch["labels"] != -100
+    projected = round_up_positions(keep, SHAPE_MULTIPLE)
+    assert int(projected.sum()) % SHAPE_MULTIPLE == 0 and bool((projected | ~keep).all())  # every answer position kept
+    assert round_up_positions(torch.ones(2, 3, dtype=torch.bool), 32).sum() == 6  # never more than every position
 
 
 def test_lora_model_freezes_the_base_in_the_training_precision_and_checkpointing_keeps_the_gradients(tiny_llm_path):
