@@ -299,12 +299,14 @@ class LLM:
                 cache.batch_select_indices(owner.to(self.device))
                 tail = self.model(input_ids=o_ids, attention_mask=torch.cat([mask[owner], o_mask], 1).to(self.device),
                                   position_ids=o_pos.to(self.device), cache=cache, use_cache=False)
-            # position 0 of an option is predicted by its prompt's last logits, position j by option token j-1
-            logits = torch.cat([head.logits[owner.to(self.device), -1:].float(), tail.logits[:, :-1].float()], dim=1)
-            logp = torch.log_softmax(logits, dim=-1)
+            # position 0 of an option is predicted by its prompt's last logits, position j by option
+            # token j-1; one row at a time in fp32, not the batch's whole (rows x width x vocabulary)
+            # block (about 1.5 GB for base's retention options at batch 32)
+            first = torch.log_softmax(head.logits[:, -1].float(), dim=-1)
             for row, (b, o) in enumerate(rows):
-                lp = logp[row, torch.arange(len(o)), torch.tensor(o)].sum().item()
-                out[idx[b]].append((lp, len(o)))
+                rest = torch.log_softmax(tail.logits[row, :len(o) - 1].float(), dim=-1)
+                lp = first[b, o[0]] + rest[torch.arange(len(o) - 1), torch.tensor(o[1:], dtype=torch.long)].sum()
+                out[idx[b]].append((lp.item(), len(o)))
         return out
 
 
