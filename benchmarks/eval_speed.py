@@ -112,14 +112,17 @@ def main() -> int:
     print(f"{len(questions)} {args.domain} val questions, {precision}, {torch.get_num_threads()} threads, "
           f"median of {args.repeats} rounds; before: fp32 weights{' + bf16 autocast' if precision == 'bf16' else ''}, "
           f"batch {BEFORE_BATCH}; now: {precision} weights, batch {batch}")
-    total = {"before": 0.0, "now": 0.0}
-    differ = {}
-    for ap in now:
-        s_before, s_now = (statistics.median(seconds[p, ap]) for p in ("before", "now"))
-        total["before"] += s_before
-        total["now"] += s_now
+    def medians(seconds):  # per approach (before, now), and each path's sum over the approaches
+        per = {ap: tuple(statistics.median(seconds[path, ap]) for path in ("before", "now")) for ap in now}
+        return per, {path: sum(v[k] for v in per.values()) for k, path in enumerate(("before", "now"))}
+
+    def differing(results, ap):
+        return sum(a != b for a, b in zip(results["before", ap], results["now", ap]))
+
+    per, total = medians(seconds)
+    differ = {ap: differing(answers, ap) for ap in now}
+    for ap, (s_before, s_now) in per.items():
         acc_b, acc_n = correct(answers["before", ap]), correct(answers["now", ap])
-        differ[ap] = sum(a != b for a, b in zip(answers["before", ap], answers["now", ap]))
         b10, b01, p = mcnemar(acc_n, acc_b)
         print(f"  {ap:<5} before {len(questions) / s_before:5.2f} q/s  now {len(questions) / s_now:5.2f} q/s  "
               f"({s_before / s_now:.2f}x); answers differ {differ[ap]}/{len(questions)}; accuracy before "
@@ -128,13 +131,9 @@ def main() -> int:
     rate_b, rate_n = n_all / total["before"], n_all / total["now"]
     ratio = rate_n / rate_b
     print(f"base and rag together: before {rate_b:.2f} q/s, now {rate_n:.2f} q/s: {ratio:.2f}x (target {TARGET}x)")
-    options_total = {"before": 0.0, "now": 0.0}
-    chosen_differ = {}
-    for ap in now:
-        s_before, s_now = (statistics.median(option_seconds[p, ap]) for p in ("before", "now"))
-        options_total["before"] += s_before
-        options_total["now"] += s_now
-        chosen_differ[ap] = sum(a != b for a, b in zip(chosen["before", ap], chosen["now", ap]))
+    per_options, options_total = medians(option_seconds)
+    chosen_differ = {ap: differing(chosen, ap) for ap in now}
+    for ap, (s_before, s_now) in per_options.items():
         print(f"  {ap:<5} bias probes: before {len(probes) / s_before:5.2f}/s  now {len(probes) / s_now:5.2f}/s  "
               f"({s_before / s_now:.2f}x); chosen option differs on {chosen_differ[ap]}/{len(probes)}")
     # the harness's evaluation work of both kinds: each val question answered and each probe scored
