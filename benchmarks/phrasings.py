@@ -2,7 +2,8 @@
 other ft setting against another, `--vary dropout=0.05,0`), no test items.
 
 For each setting: the ft approach's quick profile (a seeded sample of the train pairs, those whose
-facts the test split asks again first; with --full, the full profile on every train pair), built on the embedded model, with `phrasings` set; then
+facts the test split asks again first; with --full, the full profile on every train pair), built
+on the embedded model, with `phrasings` set; then
 the adapter answers, greedily, (a) each trained question as it was trained (train-verbatim), and
 (b) one rule phrasing of each trained fact that no setting trained on (held out: the
 `phrasings()` draw at the same seed holds back the same one whatever N). Scored by the harness's
@@ -36,7 +37,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--domain", default="support")
     ap.add_argument("--phrasings", default="1,3")
-    ap.add_argument("--epochs", type=float, default=None, help="override the quick profile's epochs")
+    ap.add_argument("--epochs", type=float, default=None, help="override the profile's epochs")
     ap.add_argument("--stop-on", default=None, choices=("val", "phrasings"),
                     help="early stopping's validation set (default: the profile's)")
     ap.add_argument("--precision", default="auto")
