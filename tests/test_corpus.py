@@ -408,6 +408,11 @@ def test_paraphrase_and_unseen_must_agree_with_train_facts(tmp_path):
     rows[1].update(kind="unseen", fact_id="f0")
     root = make_corpus(tmp_path / "b", qa=rows)
     assert "unseen item" in str(expect_error(root / "qa.jsonl", 2, "fact_id", root))
+    # a val paraphrase rewords a trained fact too
+    rows[1].update(kind="paraphrase")
+    rows[2].update(split="val", kind="paraphrase", fact_id="f-gone")
+    root = make_corpus(tmp_path / "c", qa=rows)
+    assert "paraphrase item" in str(expect_error(root / "qa.jsonl", 3, "fact_id", root))
 
 
 def test_paths_cannot_escape_the_folder(tmp_path):

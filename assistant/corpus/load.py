@@ -214,6 +214,10 @@ def _validate_qa(records: list[QARecord], doc_ids: set[str], seed: int, warnings
     seen_facts = train_facts | {q.fact_id for q in qa if q.split == "val" and q.fact_id}
     for r in records:
         q = r.pair
+        if q.split == "val" and q.kind == "paraphrase" and q.fact_id not in train_facts:
+            # a val rewording of a trained fact (what tells whether fine-tuning learned it)
+            raise UserError(f"paraphrase item, but no train pair has the fact_id {q.fact_id!r}", path=r.path, line=r.line,
+                            field="fact_id")
         if q.split != "test":
             continue
         if q.kind is None:  # inferred, for test items that did not say
