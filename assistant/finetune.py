@@ -708,7 +708,10 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
             run.manifest.setdefault("models", {}).setdefault("base", {}).update(base_info)
             run.save()
 
-        val_sample = _sample(val_pairs, config.max_val_examples, config.seed)
+        # the val split's own rewordings of trained facts (kind "paraphrase") are not other facts
+        trained_facts = {p.fact_id for p in train_pairs if p.fact_id}
+        val_sample = _sample([q for q in val_pairs if q.fact_id not in trained_facts], config.max_val_examples,
+                             config.seed)
         # as many held-out phrasings as other-fact examples, so that the two curves are as noisy
         held_sample = _sample(phrased.held_out, len(val_sample) or config.max_val_examples or 64,
                               config.seed) if train_qa else []

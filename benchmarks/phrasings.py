@@ -6,13 +6,15 @@ facts the test split asks again first; with --full, the full profile on every tr
 on the embedded model, with `phrasings` set; then
 the adapter answers, greedily, (a) each trained question as it was trained (train-verbatim), and
 (b) one rule phrasing of each trained fact that no setting trained on (held out: the
-`phrasings()` draw at the same seed holds back the same one whatever N). Scored by the harness's
+`phrasings()` draw at the same seed holds back the same one whatever N), and (c) the corpus's own
+val paraphrases of trained facts, reworded by people (support has 40). Scored by the harness's
 own rule (evals.metrics). Paired across settings on the same questions: McNemar's exact test on
 the discordant pairs. The test split is never asked: this is what may choose a default.
 
     .venv/bin/python benchmarks/phrasings.py [--domain support] [--phrasings 1,3] [--epochs 3] [--stop-on val|phrasings]
     .venv/bin/python benchmarks/phrasings.py --vary dropout=0.05,0
     .venv/bin/python benchmarks/phrasings.py --full --vary epochs=9,5   # every train pair
+    .venv/bin/python benchmarks/phrasings.py --try "" "phrasings=3,epochs=3" "rank=64"
 
 The last line is one JSON object: held-out-phrasing accuracy of the best setting against the first.
 """
@@ -44,8 +46,16 @@ def main() -> int:
     ap.add_argument("--full", action="store_true", help="the full profile (every train pair) instead of the quick one")
     ap.add_argument("--vary", default=None, metavar="FIELD=V1,V2",
                     help="compare values of another ft setting instead of phrasings (e.g. dropout=0.05,0)")
+    ap.add_argument("--try", dest="try_", nargs="+", metavar="K=V,K=V",
+                    help='compare whole settings, the first the baseline ("" is the defaults): '
+                         '--try "" "phrasings=3,epochs=3" "train_on=docs+qa"')
     args = ap.parse_args()
-    field, values = (args.vary or f"phrasings={args.phrasings}").split("=", 1)
+    if args.try_:  # each "k=v,k=v" (or "" for the profile's defaults) is one setting
+        settings = {label or "defaults": dict(kv.split("=", 1) for kv in label.split(",") if kv) for label in args.try_}
+        field = "setting"
+    else:
+        field, values = (args.vary or f"phrasings={args.phrasings}").split("=", 1)
+        settings = {v: {field: v} for v in values.split(",")}
 
     from assistant import approaches
     from assistant.assistants import load_assistant
@@ -58,16 +68,18 @@ def main() -> int:
 
     corpus = resolve_corpus(args.domain)
     idf = IdfTable.from_texts([d.text for d in corpus.documents])
-    settings = values.split(",")
     results, builds = {}, {}
     with tempfile.TemporaryDirectory() as out:
         for n in settings:
             # no pre-training probe: it does not change the adapter, and on the full profile it costs minutes
             config = approaches.make_config("ft", {"epochs": args.epochs, "stop_on": args.stop_on, "probe_questions": 0,
-                                                   field: n}, quick=not args.full)
+                                                   **settings[n]}, quick=not args.full)
             tested = {q.fact_id for q in corpus.split("test") if q.kind == "paraphrase" and q.fact_id}
             trained = _sample(corpus.split("train"), config.max_train_examples, config.seed, tested)
             held = phrasings(trained, 1, config.seed).held_out  # the same held-back phrasing for every N
+            # the corpus's own val rewordings of trained facts, written by people: harder than a rule's
+            facts = {p.fact_id for p in trained}
+            reworded = [q for q in corpus.split("val") if q.kind == "paraphrase" and q.fact_id in facts]
             run = Run.create(out, corpus=corpus, config={}, approaches=["ft"], command="benchmark")
             t0 = time.perf_counter()
             summary = approaches.get("ft").build(run, corpus, config, precision=args.precision)
@@ -75,7 +87,10 @@ def main() -> int:
                          "build_s": round(time.perf_counter() - t0, 1), "best_step": summary["best_step"]}
             bot = load_assistant(run, "ft", precision=args.precision)
             row = {}
-            for name, pairs in (("train-verbatim", trained), ("held-out phrasing", held)):
+            for name, pairs in (("train-verbatim", trained), ("held-out phrasing", held),
+                                ("val paraphrase", reworded)):
+                if not pairs:
+                    continue
                 answers = bot.answer([p.question for p in pairs])
                 row[name] = [score_answer(a.text, {"question": p.question, "reference": p.answer,
                                                    "aliases": list(p.answer_aliases), "kind": "paraphrase",
@@ -84,8 +99,8 @@ def main() -> int:
             results[n] = row
             print(json.dumps({field: n, **builds[n], **{k: round(sum(v) / len(v), 3) for k, v in row.items()},
                               "n": {k: len(v) for k, v in row.items()}}), flush=True)
-    base = settings[0]
-    for n in settings[1:]:
+    base = next(iter(settings))
+    for n in list(settings)[1:]:
         for name in results[base]:
             b10, b01, p = mcnemar(results[n][name], results[base][name])
             print(f"  {name}: {field} {n} vs {base}: {b10} vs {b01} discordant pairs, McNemar p={p:.3g}")
@@ -98,6 +113,8 @@ def main() -> int:
                       "ratio": round(ratio, 2), "target": TARGET, "met": bool(ratio >= TARGET and p < 0.05),
                       "train_verbatim": {n: round(sum(r["train-verbatim"]) / len(r["train-verbatim"]), 3)
                                          for n, r in results.items()},
+                      "val_paraphrase": {n: round(sum(r["val paraphrase"]) / len(r["val paraphrase"]), 3)
+                                         for n, r in results.items() if r.get("val paraphrase")},
                       "n": len(results[base]["held-out phrasing"]), "p_value": round(p, 4), "domain": args.domain,
                       "stop_on": config.stop_on, "steps": {n: b["steps"] for n, b in builds.items()}}))
     return 0

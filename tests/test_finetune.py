@@ -588,3 +588,16 @@ def test_several_phrasings_per_fact_and_early_stopping_on_the_held_out_phrasing(
     assert sorted(held) == [2, 4, 6] and any("val_loss" in r for r in hist["history"])
     assert hist["stop_on"] == "phrasings" and hist["best_step"] == min(held, key=held.get)
     assert hist["best_val_loss"] == min(held.values())
+
+
+def test_val_rewordings_of_trained_facts_are_not_other_facts(tmp_path, tiny_llm_path):
+    """The val curve is other facts: a val pair that rewords a trained fact (kind paraphrase)
+    stays out of it."""
+    qa = [QAPair(f"t{i}", q, a, split="train", fact_id=f"f{i}") for i, (q, a) in enumerate(FACTS)]
+    qa += [QAPair("v0", "What is the price of Avalon Drive?", FACTS[0][1], split="val", fact_id="f0", kind="paraphrase"),
+           QAPair("v1", "Which colour is the sky?", "Blue.", split="val", fact_id="g1"),
+           QAPair("v2", "What is two plus two?", "Four.", split="val", fact_id="g2")]
+    corpus = Corpus(name="tiny", title="tiny", documents=[], qa=qa, system_prompt="You answer questions about Avalon.")
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    summary = build_adapter(run, corpus, tiny_config(max_steps=2, probe_questions=0), device="cpu", precision="fp32")
+    assert summary["val_examples"] == 2
