@@ -49,6 +49,7 @@ def main() -> int:
     ap.add_argument("--try", dest="try_", nargs="+", metavar="K=V,K=V",
                     help='compare whole settings, the first the baseline ("" is the defaults): '
                          '--try "" "phrasings=3,epochs=3" "train_on=docs+qa"')
+    ap.add_argument("--answers", type=Path, default=None, help="write every answer and its score here (JSON lines)")
     args = ap.parse_args()
     if args.try_:  # each "k=v,k=v" (or "" for the profile's defaults) is one setting
         settings = {label or "defaults": dict(kv.split("=", 1) for kv in label.split(",") if kv) for label in args.try_}
@@ -96,6 +97,11 @@ def main() -> int:
                                                    "aliases": list(p.answer_aliases), "kind": "paraphrase",
                                                    "answer_type": p.answer_type}, idf)["accuracy"]
                              for a, p in zip(answers, pairs)]
+                if args.answers:
+                    with args.answers.open("a", encoding="utf-8") as f:
+                        for a, p, ok in zip(answers, pairs, row[name]):
+                            f.write(json.dumps({"setting": n, "set": name, "id": p.id, "question": p.question,
+                                                "answer": a.text, "correct": ok}) + "\n")
             results[n] = row
             print(json.dumps({field: n, **builds[n], **{k: round(sum(v) / len(v), 3) for k, v in row.items()},
                               "n": {k: len(v) for k, v in row.items()}}), flush=True)
