@@ -51,6 +51,22 @@ def test_generation_never_repeats_an_ngram_of_its_own(tiny_llm, monkeypatch):
     assert len(set(zip(ids, ids[1:]))) < len(ids) - 1, "without the guard the random model repeats itself"
 
 
+def test_a_frozen_model_projects_the_prompts_last_position_without_copying_the_vocabulary(tiny_llm_path):
+    """An adapter's base weights need no gradient; torch's matmul of the strided last-position
+    slice with such a weight expanded the weight per row (1.7 GB at batch 32 on SmolLM2): no
+    operation may see a (rows, hidden, vocabulary) tensor."""
+    from torch.profiler import ProfilerActivity, profile
+
+    llm = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
+    llm.model.requires_grad_(False)  # as PeftModel leaves the base model
+    cfg = llm.model.config
+    prompts = [llm.chat_prompt("word " * n) for n in (3, 9, 17, 30)]
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        llm.generate(prompts, max_new_tokens=2, batch_size=4)
+    shapes = {tuple(shape) for e in prof.events() for shape in e.input_shapes if shape}
+    assert (len(prompts), cfg.hidden_size, cfg.vocab_size) not in shapes
+
+
 def test_chat_prompt_carries_our_system_prompt(tiny_llm):
     p = tiny_llm.chat_prompt("What?", system="You answer about Avalon.")
     assert "You answer about Avalon." in p and p.endswith("<|im_start|>assistant\n")
