@@ -15,6 +15,7 @@ the discordant pairs. The test split is never asked: this is what may choose a d
     .venv/bin/python benchmarks/phrasings.py --vary dropout=0.05,0
     .venv/bin/python benchmarks/phrasings.py --full --vary epochs=9,5   # every train pair
     .venv/bin/python benchmarks/phrasings.py --try "" "phrasings=3,epochs=3" "rank=64"
+    .venv/bin/python benchmarks/phrasings.py --full --run runs/RUN   # the adapter a full compare built
 
 The last line is one JSON object: held-out-phrasing accuracy of the best setting against the first.
 """
@@ -49,9 +50,13 @@ def main() -> int:
     ap.add_argument("--try", dest="try_", nargs="+", metavar="K=V,K=V",
                     help='compare whole settings, the first the baseline ("" is the defaults): '
                          '--try "" "phrasings=3,epochs=3" "train_on=docs+qa"')
+    ap.add_argument("--run", type=Path, default=None,
+                    help="ask the ft adapter of this run folder instead of building one (one setting: its own)")
     ap.add_argument("--answers", type=Path, default=None, help="write every answer and its score here (JSON lines)")
     args = ap.parse_args()
-    if args.try_:  # each "k=v,k=v" (or "" for the profile's defaults) is one setting
+    if args.run:  # one adapter, already built: its own settings
+        settings, field = {args.run.name: {}}, "run"
+    elif args.try_:  # each "k=v,k=v" (or "" for the profile's defaults) is one setting
         settings = {label or "defaults": dict(kv.split("=", 1) for kv in label.split(",") if kv) for label in args.try_}
         field = "setting"
     else:
@@ -81,11 +86,15 @@ def main() -> int:
             # the corpus's own val rewordings of trained facts, written by people: harder than a rule's
             facts = {p.fact_id for p in trained}
             reworded = [q for q in corpus.split("val") if q.kind == "paraphrase" and q.fact_id in facts]
-            run = Run.create(out, corpus=corpus, config={}, approaches=["ft"], command="benchmark")
-            t0 = time.perf_counter()
-            summary = approaches.get("ft").build(run, corpus, config, precision=args.precision)
-            builds[n] = {"steps": summary["steps"], "train_examples": summary["train_examples"],
-                         "build_s": round(time.perf_counter() - t0, 1), "best_step": summary["best_step"]}
+            if args.run:  # an adapter already built (by `compare` or `build`) with these settings
+                run = Run.open(args.run.parent, args.run)
+                builds[n] = {"run": str(args.run)}
+            else:
+                run = Run.create(out, corpus=corpus, config={}, approaches=["ft"], command="benchmark")
+                t0 = time.perf_counter()
+                summary = approaches.get("ft").build(run, corpus, config, precision=args.precision)
+                builds[n] = {"steps": summary["steps"], "train_examples": summary["train_examples"],
+                             "build_s": round(time.perf_counter() - t0, 1), "best_step": summary["best_step"]}
             bot = load_assistant(run, "ft", precision=args.precision)
             row = {}
             for name, pairs in (("train-verbatim", trained), ("held-out phrasing", held),
@@ -122,7 +131,7 @@ def main() -> int:
                       "val_paraphrase": {n: round(sum(r["val paraphrase"]) / len(r["val paraphrase"]), 3)
                                          for n, r in results.items() if r.get("val paraphrase")},
                       "n": len(results[base]["held-out phrasing"]), "p_value": round(p, 4), "domain": args.domain,
-                      "stop_on": config.stop_on, "steps": {n: b["steps"] for n, b in builds.items()}}))
+                      "stop_on": config.stop_on, "steps": {n: b.get("steps") for n, b in builds.items()}}))
     return 0
 
 
