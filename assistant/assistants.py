@@ -121,18 +121,21 @@ class RetrievalAssistant(ClosedBookAssistant):
                                                prompt_format=self.prompt_format or config.prompt_format)
         return prompt, self._contexts(shown)  # the sources the model was shown, numbered as in the prompt
 
-    def prompts(self, questions: list[str]) -> list[str]:  # the questions' sources retrieved in one batch
-        return [self.prepare(q, hits)[0] for q, hits in zip(questions, self.retrieve(questions))]
+    def prepare_many(self, questions: list[str]) -> list[tuple[str, list[Context]]]:
+        """prepare() for many questions, their sources retrieved in one batch."""
+        return [self.prepare(q, hits) for q, hits in zip(questions, self.retrieve(questions))]
+
+    def prompts(self, questions: list[str]) -> list[str]:
+        return [prompt for prompt, _ in self.prepare_many(questions)]
 
     def answer(self, questions: list[str]) -> list[Answer]:
         t0 = time.perf_counter()
-        all_hits = self.retrieve(questions)
-        retrieval_s = (time.perf_counter() - t0) / max(len(questions), 1)
-        prepared = [self.prepare(q, hits) for q, hits in zip(questions, all_hits)]
+        prepared = self.prepare_many(questions)
+        prepare_s = (time.perf_counter() - t0) / max(len(questions), 1)  # retrieval and prompt, per question
         gens = self.llm.generate([p for p, _ in prepared], max_new_tokens=self.max_new_tokens, batch_size=self.batch_size,
                                  first_line=self.completes)
         cut = first_line if self.completes else (lambda text: text)
-        return [Answer(cut(g.text), ctx, g.latency_s + retrieval_s) for g, (_, ctx) in zip(gens, prepared)]
+        return [Answer(cut(g.text), ctx, g.latency_s + prepare_s) for g, (_, ctx) in zip(gens, prepared)]
 
     def stream(self, question: str) -> tuple[Iterator[str], list[Context]]:
         pieces, contexts = super().stream(question)
