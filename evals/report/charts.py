@@ -53,7 +53,8 @@ def plots(r: dict) -> dict[str, str]:
             left += shares
         ax.set_xlim(0, 1)
         ax.set_xlabel("share of the items (n in the table below)")
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35 if len(names) < 3 else -0.2), ncol=3)
+        # above the bars: below them it met the axis label at some bar counts
+        ax.legend(fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.02), ncol=3)
         out["attribution"] = _png(fig)
 
     losses = {ap: ls for ap, ls in r["overfitting"]["loss"].items() if ls.get("train") or ls.get("val")}
