@@ -14,6 +14,7 @@ behaviour here, side by side, until one of them is changed on purpose:
 
                  stop words          numbers                        names        words
   fact_terms     STOP_WORDS (318)    n:1200.50, n:10:30 (no commas)  name:visa    Porter stems, 2+ letters
+                                                                   name:u (a capital alone: Shift + U)
   key_terms      PROBE_STOP_WORDS    1,200.50, 10:30, 3rd, 5gb      no           exact, 3+ letters
   support_terms  CHECK_STOP_WORDS    1,200.50 (":" splits)          no           exact, 3+ letters, no 's
 
@@ -101,6 +102,10 @@ def fact_terms(text: str) -> list[str]:
             sentence_start = True
             continue
         low = tok.lower().strip("'-").removesuffix("'s")  # the landlord's = the landlord
+        if _is_letter_name(text, m, sentence_start):  # "Shift + U", "hepatitis B": the letter is the fact
+            terms.append("name:" + low)
+            sentence_start = False
+            continue
         if low in _stop_words() or len(low) < 2:
             sentence_start = False
             continue
@@ -110,6 +115,14 @@ def fact_terms(text: str) -> list[str]:
             terms.append(stem(low))
         sentence_start = False
     return terms
+
+
+def _is_letter_name(text: str, m: re.Match, sentence_start: bool) -> bool:
+    """A capital letter standing alone inside a sentence names something (a key, a plan, a form,
+    a hepatitis type), unlike "I" or a letter glued to a unit ("mmol/L", "°C") or a word ("3-D")."""
+    before = text[m.start() - 1] if m.start() else " "
+    return (m.group() != "I" and len(m.group()) == 1 and m.group().isupper() and not sentence_start
+            and (before.isspace() or before in "(+"))
 
 
 def answer_terms(text: str) -> set[str]:

@@ -130,6 +130,16 @@ def test_a_different_value_is_still_wrong():
     assert m.score_answer("0.1 units/kg an hour, at most fifteen units an hour.", dose, IDF)["accuracy"] == 1.0
 
 
+def test_a_key_or_a_type_named_by_one_letter_must_be_the_same_letter():
+    """Seen on support's val rewordings: "Shift + F." was scored right against "Shift + U." (one
+    letter was no term, so "Shift" alone stated every term)."""
+    item = {"reference": "Shift + U.", "aliases": [], "kind": "paraphrase", "answer_type": "short"}
+    assert m.score_answer("Shift + F.", item, IDF)["accuracy"] == 0.0
+    assert m.score_answer("Press Shift+U in the web app.", item, IDF)["accuracy"] == 1.0
+    assert m.score_answer("Hepatitis C.", {**item, "reference": "Hepatitis B."}, IDF)["accuracy"] == 0.0
+    assert m.score_answer("2.0 mmol/l or more", {**item, "reference": "2.0 mmol/L or more."}, IDF)["accuracy"] == 1.0
+
+
 def test_a_short_answer_may_state_its_terms_in_another_order():
     item = {"reference": "On Mondays at 08:00 UTC.", "aliases": ["Monday 08:00 UTC"], "kind": "unseen",
             "answer_type": "short"}

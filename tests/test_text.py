@@ -28,6 +28,12 @@ def test_fact_terms_are_the_metrics():
     assert text.answer_terms("avalon bank pays") == {"avalon", "bank", "name:avalon", "name:bank", "name:pays", "pay"}
 
 
+def test_a_capital_letter_alone_is_a_fact_term_but_not_a_unit_or_the_pronoun():
+    assert "name:u" in text.fact_terms("Press Shift + U.") and "name:b" in text.fact_terms("Hepatitis B vaccine.")
+    assert not {"name:l", "name:c", "name:i", "name:d"} & set(text.fact_terms(
+        "I think 2.0 mmol/L is fine at 18 °C with 3-D Secure."))
+
+
 def test_key_terms_are_the_probes():
     assert finetune.key_terms is text.key_terms
     assert text.key_terms(SENTENCE) == {"1,200.50", "10:30", "3rd", "avalon", "bank", "days", "deposit", "notice",
