@@ -2,7 +2,7 @@
 
 Same model (the embedded SmolLM2-135M-Instruct unless --base-model), same examples (--pairs
 training pairs of the shipped support corpus, built by the project's own QAExamples and
-repeated if fewer), same LoRA (FinetuneConfig's: rank 16, alpha 32, all linear layers, no
+repeated if fewer), same LoRA (FinetuneConfig's: rank 64, alpha 128, all linear layers, no
 dropout), same optimiser (AdamW, lr 2e-4, cosine, seed 0), same precision
 (llm.resolve_precision("auto"): bf16 autocast where the CPU runs bf16 natively, the frozen
 weights then in bf16 for ours and TRL; else fp32), batch 8, 1 warm-up step + --steps timed steps:
