@@ -75,6 +75,8 @@ def _learning(ap: str, rs: list[dict], train: list[dict], trained: bool) -> dict
     if out["counts"][LEARNING[2]] >= out["counts"][LEARNING[1]]:
         out["sentence"] = head + (": it has not learned most of what it was taught; more epochs (early-stopped on "
                                   "the held-out phrasing, --stop-on phrasings), not more facts, is what would help.")
+    elif out["counts"][LEARNING[0]] > out["counts"][LEARNING[1]]:
+        out["sentence"] = head + ": it learned its facts and carries most of them to new phrasings."
     else:
         # rule rewrites (--phrasings) did not beat more epochs on the embedded model (README): what
         # carries a fact to a person's new wording is written phrasings or a stronger model

@@ -36,6 +36,12 @@ def test_closed_book_errors_are_split_into_not_learned_and_not_generalised():
     assert a["n"] == 4 and a["counts"] == {"correct": 1, "learned, not generalised": 1, "not learned": 2}
     assert a["learned_rate"]["value"] == 0.5 and a["generalised_rate"]["value"] == 0.5
     assert "has not learned most of what it was taught" in a["sentence"]
+    carried = [rec("ft", f"p{i}", "paraphrase", i < 3, fact=f"f{i}") for i in range(5)] + \
+              [rec("ft", f"t{i}", None, True, "train", fact=f"f{i}") for i in range(5)]
+    assert attribute(carried + answers[-1:], ["ft"], bounds=[], trained={"ft"})["ft"]["sentence"].endswith(
+        "it learned its facts and carries most of them to new phrasings.")  # 3 of 5, not "does not carry most"
+    carried[2]["scores"]["accuracy"] = 0.0
+    assert "does not carry most of them" in attribute(carried, ["ft"], bounds=[], trained={"ft"})["ft"]["sentence"]
     untrained = attribute([dict(r, approach="base") for r in answers], ["base"], bounds=[])["base"]
     assert "(not trained) already knew" in untrained["sentence"]
 
