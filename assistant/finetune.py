@@ -529,6 +529,17 @@ def lora_model(llm, config: FinetuneConfig, precision: str):
         model = get_peft_model(llm.model, lora_config(config))
     except ValueError as e:  # peft: target modules that the model does not have
         raise UserError(f"{str(e).splitlines()[0]} (model '{llm.source.name}')", field="target-modules") from None
+    if precision == "bf16":
+        # peft casts each adapted layer's input to the adapter's fp32 and autocast casts it back to
+        # bf16 for the matmul: a bf16 copy of the input per adapted layer, each saved for backward
+        # (seven a layer). Kept as it is (what peft.helpers.disable_input_dtype_casting sets), the
+        # adapter's matmul saves the very tensor the frozen one did: the same losses, 0.47 GB less
+        # at the peak of 8 x 128 tokens and a little faster (2.75 -> 2.28 GB; steps 2.5 -> 2.25 s)
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        for layer in model.modules():
+            if isinstance(layer, BaseTunerLayer):
+                layer.cast_input_dtype_enabled = False
     model.train()
     if config.gradient_checkpointing:
         model.enable_input_require_grads()  # frozen embeddings: a recomputed block needs a grad-carrying input

@@ -315,6 +315,43 @@ def test_lora_model_freezes_the_base_in_the_training_precision_and_checkpointing
     for n in grads[0]:
         torch.testing.assert_close(grads[0][n], grads[1][n], rtol=1e-4, atol=1e-6)
 
+def test_bf16_adapted_layers_keep_their_input_and_save_no_copy_of_it(tiny_llm_path):
+    """peft would cast an adapted layer's bf16 input to the adapter's fp32, and autocast cast it
+    back: one more bf16 copy per adapted layer, saved for backward. lora_model keeps the input:
+    the same loss and gradients, fewer bytes saved."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    from assistant.finetune import lora_model
+
+    def run(cast: bool):
+        torch.manual_seed(0)
+        model = lora_model(load_llm(str(tiny_llm_path), device="cpu", precision="fp32"), tiny_config(dropout=0.0), "bf16")
+        layers = [m for m in model.modules() if isinstance(m, BaseTunerLayer)]
+        assert layers and not any(m.cast_input_dtype_enabled for m in layers)
+        for m in layers:
+            m.cast_input_dtype_enabled = cast
+        for n, p in model.named_parameters():  # a non-zero LoRA B, so that every adapter gets a gradient
+            if "lora_B" in n:
+                p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
+        saved = {}
+
+        def pack(t):
+            saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        ids = torch.arange(48).reshape(2, 24) % 50 + 5
+        with torch.autocast("cpu", dtype=torch.bfloat16), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            loss = model(input_ids=ids, labels=ids).loss
+        loss.backward()
+        return loss.item(), {n: p.grad for n, p in model.named_parameters() if p.requires_grad}, sum(saved.values())
+
+    loss, grads, saved = run(cast=False)
+    loss_cast, grads_cast, saved_cast = run(cast=True)
+    assert loss == loss_cast and saved < saved_cast
+    for n in grads:
+        torch.testing.assert_close(grads[n], grads_cast[n], rtol=0, atol=0)
+
+
 # -- hybrid (RAFT) ------------------------------------------------------------------------------
 TOPICS = ["refund", "notice", "upload", "pricing", "sepsis", "fox"]
 
