@@ -315,6 +315,31 @@ def test_lora_model_freezes_the_base_in_the_training_precision_and_checkpointing
     for n in grads[0]:
         torch.testing.assert_close(grads[0][n], grads[1][n], rtol=1e-4, atol=1e-6)
 
+def test_short_bf16_batches_on_a_cpu_train_with_eager_attention_and_the_model_keeps_its_own(tiny_llm_path, tmp_path):
+    """EAGER_ATTENTION_UP_TO: a batch that narrow runs eager attention, a wider one SDPA; after
+    training the model is back on the implementation it was loaded with."""
+    from transformers import TrainingArguments
+
+    from assistant.finetune import EAGER_ATTENTION_UP_TO, SHAPE_MULTIPLE, lora_model, trainer_class
+
+    llm = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
+    assert llm.model.config._attn_implementation == "sdpa"
+    model = lora_model(llm, tiny_config(dropout=0.0), "bf16")
+    short, wide = 20, EAGER_ATTENTION_UP_TO + SHAPE_MULTIPLE
+    train_set = [{"input_ids": [5] * n, "attention_mask": [1] * n, "labels": [-100] * (n - 2) + [7, 8]}
+                 for n in (short, wide)]
+    seen = []
+    llm.model.register_forward_pre_hook(lambda m, a, kw: seen.append((kw["input_ids"].shape[1],
+                                                                       m.config._attn_implementation)),
+                                        with_kwargs=True)
+    args = TrainingArguments(output_dir=str(tmp_path), use_cpu=True, bf16=True, per_device_train_batch_size=1,
+                             max_steps=2, report_to="none", save_strategy="no", label_names=["labels"],
+                             remove_unused_columns=False)
+    trainer_class(0)(model=model, args=args, train_dataset=train_set, data_collator=data_collator(llm.tokenizer)).train()
+    assert sorted(seen) == [(32, "eager"), (wide, "sdpa")]
+    assert llm.model.config._attn_implementation == "sdpa"
+
+
 def test_bf16_adapted_layers_keep_their_input_and_save_no_copy_of_it(tiny_llm_path):
     """peft would cast an adapted layer's bf16 input to the adapter's fp32, and autocast cast it
     back: one more bf16 copy per adapted layer, saved for backward. lora_model keeps the input:
