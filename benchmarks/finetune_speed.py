@@ -9,7 +9,9 @@ weights then in bf16 for ours and TRL; else fp32), batch 8, 1 warm-up step + --s
 
   ours              what build_adapter uses: its encoding, its collator (each batch padded to
                     its longest example), batches grouped by length, the vocabulary projection
-                    only at the answer positions
+                    only at the answer positions, the adapted layers' bf16 input kept as it is,
+                    eager attention for batches up to finetune.EAGER_ATTENTION_UP_TO tokens wide
+                    (bf16 on a CPU; SDPA above)
   trl               TRL SFTTrainer, prompt-completion dataset, completion-only loss, its
                     default collator (pads each batch to its longest; random batches)
   trl_padding_free  the same with padding_free=True (TRL requires max_length=None then)
