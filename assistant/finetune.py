@@ -53,9 +53,10 @@ SHAPE_MULTIPLE = 32
 # at 8 x 128 tokens). Forward + backward of a batch of 8, embedded model, bf16, rank 64, SDPA /
 # eager: 2.40 / 1.86 s at 128 tokens, 2.95 / 2.26 at 160, 3.63 / 3.07 at 192, 4.12 / 4.17 at 224,
 # 11.1 / 20.0 at 512; in fp32 no gain (4.78 / 4.67 s at 128). Eager keeps each layer's attention
-# weights for backward (about 6 bytes x heads x width^2 a row: 0.33 GB over 30 layers at 8 x 160),
-# so the bound stays low.
-EAGER_ATTENTION_UP_TO = 160
+# weights for backward (about 6 bytes x heads x width^2 a row: 0.33 GB over 30 layers at 8 x 160):
+# with eager up to 160 the full support build (every batch 128 or 160 wide) peaked at 3051 MB
+# instead of 2751, over the 3 GB it must stay under; up to 128 it keeps most of the gain.
+EAGER_ATTENTION_UP_TO = 128
 
 
 # -- configuration ---------------------------------------------------------------------------
