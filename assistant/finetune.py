@@ -92,7 +92,8 @@ class FinetuneConfig(ApproachConfig):
     # and without --full) the full adapter answered a held-out rule phrasing of 315 of its 325 facts
     # instead of 293 (26 vs 4 discordant), and people's rewordings 17 of 40 instead of 14; the quick
     # one 24 of 40 instead of 18; training about 15% slower, and the full support build peaked at
-    # 3114 MB instead of 2983 (README: "A larger adapter did better"; --rank 16 --alpha 32 is the old one)
+    # 3114 MB instead of 2983 (2727 MB since lora_model keeps the adapted layers' input in bf16;
+    # README: "A larger adapter did better"; --rank 16 --alpha 32 is the old one)
     rank: int = Field(64, ge=1, le=1024, description="LoRA rank r", json_schema_extra=FORM)
     alpha: int = Field(128, ge=1, description="LoRA scaling alpha (effective scale alpha/r)")
     # 0, not the 0.05 often quoted: peft gives every adapted layer its own dropped copy of its
