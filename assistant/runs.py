@@ -285,6 +285,9 @@ def _row(m: dict, path: Path) -> tuple:
             json.dumps(m.get("headline", {})), json.dumps(m.get("recommendation")), str(Path(path).resolve()))
 
 
+BUSY_RETRIES = (0.05, 0.2, 0.5, 1.0, 2.0, None)  # pauses before each retry of a busy registry; None: give up
+
+
 def _damaged(e: sqlite3.DatabaseError) -> bool:
     """A registry that is no database, or not ours; not one another process holds for a moment."""
     return not any(word in str(e).lower() for word in ("locked", "busy"))
@@ -319,13 +322,24 @@ class Registry:
 
     def _do(self, work):
         """work(connection) in a transaction; on a damaged registry: rebuild it, then work again."""
-        try:
-            with contextlib.closing(self._connect()) as con, con:
-                return work(con)
-        except sqlite3.DatabaseError as e:
-            if not _damaged(e):
-                raise UserError(f"the registry of runs is busy ({e}); try again", path=self.path) from None
-            self.rebuild(reason=str(e))
+        # The connection's 30 s busy timeout does not cover every wait: SQLite answers "database
+        # is locked" at once, without its busy handler, in some WAL races (opening the database
+        # while the last connection of another process checkpoints and removes the WAL on close).
+        # tests/test_runs.py's two processes recording 15 runs each met it once on a loaded
+        # machine; a few short retries cover it (the failed transaction was rolled back).
+        damage = ""
+        for pause in BUSY_RETRIES:
+            try:
+                with contextlib.closing(self._connect()) as con, con:
+                    return work(con)
+            except sqlite3.DatabaseError as e:
+                if _damaged(e):
+                    damage = str(e)
+                    break
+                if pause is None:
+                    raise UserError(f"the registry of runs is busy ({e}); try again", path=self.path) from None
+                time.sleep(pause)
+        self.rebuild(reason=damage)
         try:
             with contextlib.closing(self._connect()) as con, con:
                 return work(con)

@@ -91,6 +91,32 @@ def test_two_processes_writing_the_registry_at_once(tmp_path):
     assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_a_registry_busy_at_once_is_retried_then_given_up_with_one_clear_error(tmp_path, monkeypatch):
+    """SQLite sometimes answers "locked" without waiting (some WAL races): Registry retries
+    (runs.BUSY_RETRIES) and, while it stays locked, raises one UserError that says busy."""
+    import threading
+
+    from assistant import runs
+    from assistant.errors import UserError
+
+    Run.create(tmp_path, corpus=_corpus("x"), config={}, approaches=["base"], command="test")
+    connect = sqlite3.connect
+    monkeypatch.setattr(runs.sqlite3, "connect", lambda path, timeout=5.0: connect(path, timeout=0))  # no waiting
+    holder = connect(tmp_path / "runs.sqlite", isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(0.15, holder.rollback).start()
+    Run.create(tmp_path, corpus=_corpus("y"), config={}, approaches=["base"], command="test")  # waited, then wrote
+    assert len(Registry(tmp_path).list()) == 2
+
+    holder.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(runs, "BUSY_RETRIES", (0.01, None))
+    with pytest.raises(UserError, match="busy"):
+        Run.create(tmp_path, corpus=_corpus("z"), config={}, approaches=["base"], command="test")
+    holder.rollback()
+    holder.close()
+    assert not list(tmp_path.glob("runs.sqlite.damaged-*"))  # busy is not damage: nothing set aside
+
+
 def test_runs_cli_lists_and_shows(tmp_path, capsys):
     run = Run.create(tmp_path, corpus=_corpus(), config={}, approaches=["rag"], command="build rag")
     run.set_stage("rag", "done", wall_s=1.5)
