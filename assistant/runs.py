@@ -322,9 +322,9 @@ class Registry:
 
     def _do(self, work):
         """work(connection) in a transaction; on a damaged registry: rebuild it, then work again."""
-        # The connection's 30 s busy timeout does not cover every wait: SQLite answers "database
-        # is locked" at once, without its busy handler, in some WAL races (opening the database
-        # while the last connection of another process checkpoints and removes the WAL on close).
+        # The connection's 30 s busy timeout does not cover every wait: in WAL mode SQLite answers
+        # "database is locked" at once, without its busy handler, in some races (a transaction
+        # whose read snapshot another process's commit has made stale: SQLITE_BUSY_SNAPSHOT).
         # tests/test_runs.py's two processes recording 15 runs each met it once on a loaded
         # machine; a few short retries cover it (the failed transaction was rolled back).
         damage = ""

@@ -315,6 +315,7 @@ def test_lora_model_freezes_the_base_in_the_training_precision_and_checkpointing
     for n in grads[0]:
         torch.testing.assert_close(grads[0][n], grads[1][n], rtol=1e-4, atol=1e-6)
 
+
 def test_short_bf16_batches_on_a_cpu_train_with_eager_attention_and_the_model_keeps_its_own(tiny_llm_path, tmp_path):
     """EAGER_ATTENTION_UP_TO: a batch that narrow runs eager attention, a wider one SDPA; after
     training the model is back on the implementation it was loaded with."""

@@ -97,7 +97,6 @@ def test_a_registry_busy_at_once_is_retried_then_given_up_with_one_clear_error(t
     import threading
 
     from assistant import runs
-    from assistant.errors import UserError
 
     Run.create(tmp_path, corpus=_corpus("x"), config={}, approaches=["base"], command="test")
     connect = sqlite3.connect
