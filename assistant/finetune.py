@@ -50,12 +50,13 @@ IGNORE_INDEX = -100  # label value the loss skips (torch CrossEntropyLoss ignore
 SHAPE_MULTIPLE = 32
 # Batches at most this wide train with the model's eager attention instead of SDPA, on a CPU in
 # bf16: torch's CPU flash-attention backward in bf16 was a fifth of a training step (16 ms a layer
-# at 8 x 128 tokens). Forward + backward of a batch of 8, embedded model, bf16, rank 64, SDPA /
-# eager: 2.40 / 1.86 s at 128 tokens, 2.95 / 2.26 at 160, 3.63 / 3.07 at 192, 4.12 / 4.17 at 224,
-# 11.1 / 20.0 at 512; in fp32 no gain (4.78 / 4.67 s at 128). Eager keeps each layer's attention
-# weights for backward (about 6 bytes x heads x width^2 a row: 0.33 GB over 30 layers at 8 x 160):
-# with eager up to 160 the full support build (every batch 128 or 160 wide) peaked at 3051 MB
-# instead of 2751, over the 3 GB it must stay under; up to 128 it keeps most of the gain.
+# at 8 x 128 tokens, torch.profiler). `benchmarks/attention_width.py` (a step's work on a batch of
+# 8, embedded model, bf16), SDPA / eager: 2.37 / 1.98 s at 128 tokens, 2.60 / 2.40 at 160, 2.62 /
+# 3.18 at 192, 11.9 / 15.2 at 512; eager keeps every layer's attention weights for backward (194
+# MB more saved at 128, 303 at 160). With the bound at 160 the full support build (every batch 128
+# or 160 wide) peaked at 3051 MB instead of 2751, over the 3 GB it must stay under. In fp32 a
+# one-off timing and this benchmark (--precision fp32) disagreed at 128 tokens (1.02x, 1.23x):
+# fp32 keeps SDPA until it is measured on an AVX2 machine, where fp32 is what training runs in.
 EAGER_ATTENTION_UP_TO = 128
 
 
@@ -561,8 +562,8 @@ def lora_model(llm, config: FinetuneConfig, precision: str):
         # peft casts each adapted layer's input to the adapter's fp32 and autocast casts it back to
         # bf16 for the matmul: a bf16 copy of the input per adapted layer, each saved for backward
         # (seven a layer). Kept as it is (what peft.helpers.disable_input_dtype_casting sets), the
-        # adapter's matmul saves the very tensor the frozen one did: the same losses, 0.47 GB less
-        # at the peak of 8 x 128 tokens and a little faster (2.75 -> 2.28 GB; steps 2.5 -> 2.25 s)
+        # adapter's matmul saves the very tensor the frozen one did: the same losses, and
+        # benchmarks/finetune_speed.py's peak 2639 -> 2326 MB at 341 -> 365 tokens/s
         from peft.tuners.tuners_utils import BaseTunerLayer
 
         for layer in model.modules():
