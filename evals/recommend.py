@@ -74,6 +74,23 @@ def _more_biased(report: dict, ap: str, others: list[str]) -> str | None:
     return None
 
 
+def _unseparated(p: dict | None) -> str:
+    """A comparison that did not separate, with the test that decided: a bootstrap interval that
+    excludes zero is not enough when the paired test's p (Holm-adjusted over the approach pairs)
+    is 0.05 or more, and the reader, who sees that interval, is told so."""
+    if not p or p.get("diff") is None:
+        return "no paired comparison"
+    txt = f"difference {_pct(p['diff'])}, paired 95% CI {_pct(p['ci'][0])} to {_pct(p['ci'][1])}, n={p['n']}"
+    if p.get("p_value") is None:
+        return txt
+    txt += f", p={p['p_value']:.3g}" + (f", Holm-adjusted p={p['p_holm']:.3g}" if p.get("p_holm") is not None else "")
+    if p["ci"][0] > 0 or p["ci"][1] < 0:
+        txt += (f": the interval alone excludes zero, but the paired test that decides ({p.get('test') or 'exact'}) "
+                f"does not reach p < 0.05{' once corrected for the pairwise comparisons made' if p.get('p_holm') else ''}"
+                ", so the difference could still be chance")
+    return txt
+
+
 def _power_text(p: dict) -> str:
     """What a comparison that separated nothing could and could not have shown."""
     if p.get("mde") is None:
@@ -157,9 +174,7 @@ def recommend(report: dict) -> dict:
                            f"(paired 95% CI {_pct(p['ci'][0])} to {_pct(p['ci'][1])}, n={p['n']}, p={p['p_value']:.3g}).")
         else:
             left.append(ap)
-            txt = "no paired comparison" if not p else (f"difference {_pct(p['diff'])}, paired 95% CI {_pct(p['ci'][0])} "
-                                                          f"to {_pct(p['ci'][1])}, n={p['n']}")
-            reasons.append(f"The evidence does not separate {leader} from {ap} ({_pct(f['value'])}; {txt})."
+            reasons.append(f"The evidence does not separate {leader} from {ap} ({_pct(f['value'])}; {_unseparated(p)})."
                            + (" " + _power_text(p) if p else ""))
     separated = len(left) == 1 and len(aps) > 1
     tied = list(left)

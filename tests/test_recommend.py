@@ -167,3 +167,18 @@ def test_overfitting_is_the_gap_on_the_same_facts_not_the_train_test_gap():
     r = recommend(rep)
     assert r["winner"] == "rag"
     assert any(s.startswith("ft memorised its training questions: on the same 30 facts") for s in r["reasons"])
+
+
+def test_an_interval_that_excludes_zero_but_fails_holm_is_explained():
+    from evals.stats import holm
+
+    # a beats b on 12 items and loses 3 (p about 0.035 alone); c is a with two answers swapped
+    a = [1] * 12 + [0] * 3 + [1] * 10 + [0] * 35
+    b = [0] * 12 + [1] * 3 + [1] * 10 + [0] * 35
+    c = [0] + a[1:-1] + [1]
+    rep = crafted({"a": a, "b": b, "c": c})
+    holm(rep["paired"]["accuracy"])
+    ab = next(p for p in rep["paired"]["accuracy"] if {p["a"], p["b"]} == {"a", "b"})
+    assert ab["ci"][0] > 0 and ab["p_value"] < 0.05 <= ab["p_holm"]  # the case: the interval alone would say yes
+    reason = next(s for s in recommend(rep)["reasons"] if "does not separate a from b" in s)
+    assert f"Holm-adjusted p={ab['p_holm']:.3g}" in reason and "interval alone excludes zero" in reason
