@@ -1,7 +1,8 @@
 """Numbers, units and dates written as values, so that an answer is compared with its reference by
 what it says and not how it spells it: "5GB" = "5 GB" = "five gigabytes", "$12.00" = "12 dollars",
-"2/5/20" = "February 5, 2020" = "2020-02-05", "8 a.m." = "08:00", "half a gigabyte" = "500 MB",
-"a quarter of an hour" = "15 minutes", "US dollars" = "USD".
+"2/5/20" = "February 5, 2020" = "2020-02-05", "8 a.m." = "08:00" = "8 in the morning", "half a
+gigabyte" = "500 MB", "a quarter of an hour" = "15 minutes", "twenty-four hours" = "a day" = "24 h",
+"a fortnight" = "14 days", "US dollars" = "USD".
 
 `canonical(text)` rewrites a text with every value it recognises in one spelling (dates as ISO
 `2020-02-05`, numbers as digits without thousands separators or trailing zeros, units by one
@@ -65,6 +66,11 @@ _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 # "two" and up always count ("capped at ten referrals")
 _NUMBER_WORD = re.compile(r"\b(?:(one|zero)(?=[\s-]+(?:" + _UNIT_WORDS + r")(?![a-z]))|("
                           + "|".join(w for w in NUMBER_WORDS if w not in ("one", "zero")) + r"))\b", re.I)
+# a number spelled in several words: "twenty-four", "one hundred and twenty", "two thousand five hundred"
+_SPELLED = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + "|thousand|million"
+_COMPOUND = re.compile(rf"\b(?:{_SPELLED})(?:(?:[\s-]+|\s+and\s+)(?:{_SPELLED}))+\b", re.I)
+_SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
+_FORTNIGHT = re.compile(r"\b(?:an?\s+)?fortnight\b", re.I)
 _UNIT_AHEAD = rf"[\s-]+(?:an?\s+)?({_UNIT_WORDS})(?![a-z])"
 # fractions of a unit, as answers say them: "four and a half hours", "half a gigabyte", "a quarter
 # of an hour", "quarter-hour"; and "a day" is one day (not after "once"/"twice": a rate is no amount)
@@ -72,6 +78,24 @@ _AND_A_HALF = re.compile(r"\b(\d+(?:\.\d+)?) and a half" + _UNIT_AHEAD, re.I)
 _FRACTION = re.compile(r"\b(?:an?\s+|one\s+)?(half|quarter|three quarters)(?:\s+of)?" + _UNIT_AHEAD, re.I)
 _ONE = re.compile(r"\b(?:an?)\s+(" + _UNIT_WORDS + r")\b(?![a-z])", re.I)
 _RATE = re.compile(r"(?:\b(?:once|twice|times|per)|\d|\b(?:" + _UNIT_WORDS + r"))\W*$", re.I)
+
+
+def _compound(m: re.Match) -> str:
+    """ "twenty-four" -> "24", "one hundred and twenty" -> "120", "two thousand" -> "2000"; a run
+    that is no single number ("three four", "twenty thirty": a list) is left as it was."""
+    total = group = 0
+    last = None  # what the previous word was: small (0-19), ten (20-90), hundred or scale
+    for w in (w.lower() for w in re.split(r"[\s-]+", m.group()) if w.lower() != "and"):
+        if w == "hundred":
+            group, last = (group or 1) * 100, "hundred"
+        elif w in _SCALE_WORDS:
+            total, group, last = total + (group or 1) * _SCALE_WORDS[w], 0, "scale"
+        else:
+            kind = "ten" if NUMBER_WORDS[w] >= 20 else "small"
+            if last == "small" or (last == "ten" and kind == "ten"):
+                return m.group()
+            group, last = group + NUMBER_WORDS[w], kind
+    return str(total + group)
 
 
 def _one(m: re.Match) -> str:
@@ -112,8 +136,15 @@ _CLOCK = re.compile(r"\b(\d{1,2})(?::(\d{2}))?\s?([ap])\.?m\b\.?", re.I)  # 8 a.
 _HHMM = re.compile(r"\b(\d{1,2}):(\d{2})\b")
 
 
+_DAYTIME = re.compile(r"\b(\d{1,2})(?::(\d{2}))?(?:\s+o'?clock)?\s+(in\s+the\s+|the\s+(?:following|next)\s+(?:\w+\s+)?)"
+                      r"(morning|afternoon|evening|night)\b", re.I)  # "6 in the evening", "9 the next morning"
+_OCLOCK = re.compile(r"\b(\d{1,2})\s+o'?clock\b", re.I)  # "9 o'clock": as a morning hour, the likelier
+_NOON = re.compile(r"\b(?:12\s+)?(noon|midday|midnight)\b", re.I)
+
+
 def _times(text: str) -> str:
-    """Clock times as 24-hour HH:MM: "8 a.m." = "08:00", "6 pm" = "18:00"."""
+    """Clock times as 24-hour HH:MM: "8 a.m." = "08:00", "6 pm" = "18:00", "6 in the evening" =
+    "18:00", "noon" = "12:00" (after number words are digits)."""
     def clock(m):
         h, mins, half = int(m[1]), int(m[2] or 0), m[3].lower()
         if not (1 <= h <= 12 and mins < 60):
@@ -121,7 +152,19 @@ def _times(text: str) -> str:
         h = h % 12 + (12 if half == "p" else 0)
         return f"{h:02d}:{mins:02d}"
 
+    def daytime(m):
+        h, part = int(m[1]), m[4].lower()
+        if not (1 <= h <= 12 and int(m[2] or 0) < 60):
+            return m.group()
+        pm = part in ("afternoon", "evening") or part == "night" and h >= 6
+        time = f"{h % 12 + (12 if pm else 0):02d}:{m[2] or '00'}"
+        # "in the morning" only says a.m.; "the next business morning" also says which day
+        return time if m[3].lower().startswith("in") else f"{time} {m[3]}{m[4]}"
+
     text = _CLOCK.sub(clock, text)
+    text = _DAYTIME.sub(daytime, text)
+    text = _OCLOCK.sub(lambda m: f"{int(m[1]):02d}:00" if 1 <= int(m[1]) <= 12 else m.group(), text)
+    text = _NOON.sub(lambda m: "00:00" if m[1].lower() == "midnight" else "12:00", text)
     return _HHMM.sub(lambda m: f"{int(m[1]):02d}:{m[2]}" if int(m[1]) < 24 and int(m[2]) < 60 else m.group(), text)
 
 
@@ -145,11 +188,14 @@ def _rescale(m: re.Match) -> str:
 
 def canonical(text: str) -> str:
     """The text with its dates, times, numbers and units in one spelling each (see the module doc)."""
-    text = _times(_dates(_SPACED_THOUSANDS.sub(r"\1\2", text)))
+    # spelled numbers first, so that "six in the evening" is a time and "twenty-four hours" an amount
+    text = _COMPOUND.sub(_compound, _SPACED_THOUSANDS.sub(r"\1\2", text))
+    text = _NUMBER_WORD.sub(lambda m: str(NUMBER_WORDS[(m[1] or m[2]).lower()]), text)
+    text = _FORTNIGHT.sub("2 weeks", text)
+    text = _times(_dates(text))
     for names, code in CURRENCY_NAMES.items():
         text = re.sub(rf"\b(?:{names})\b", code, text, flags=re.I)
     text = re.sub(r"\b([A-Z]{3}) \(\1\)", r"\1", text)  # "Swiss francs (CHF)" names one currency, once
-    text = _NUMBER_WORD.sub(lambda m: str(NUMBER_WORDS[(m[1] or m[2]).lower()]), text)
     text = _AND_A_HALF.sub(lambda m: f"{m[1]}.5 {m[2]}", text)
     text = _FRACTION.sub(lambda m: f"{_FRACTIONS[m[1].lower()]} {m[2]}", text)
     text = _ONE.sub(_one, text)

@@ -107,7 +107,11 @@ def test_ragas_non_llm_metrics():
                                   ("1,200 USD", "$1200"), ("thirty days", "30 days"),
                                   ("half a gigabyte", "500 MB"), ("four and a half hours", "4.5 hours"),
                                   ("a quarter of an hour", "15 minutes"), ("a day", "24 hours"),
-                                  ("ten referrals", "10 referrals"), ("US dollars", "USD")])
+                                  ("ten referrals", "10 referrals"), ("US dollars", "USD"),
+                                  ("twenty-four hours", "24 hours"), ("one hundred and twenty days", "120 days"),
+                                  ("two thousand five hundred crowns", "2,500 crowns"), ("a fortnight", "14 days"),
+                                  ("six in the evening", "6 pm"), ("7 o'clock in the morning", "07:00"),
+                                  ("noon", "12 pm")])
 def test_values_are_compared_by_value_not_spelling(a, b):
     from evals.values import canonical
 
@@ -244,6 +248,9 @@ def test_hedges_units_times_and_guesses():
 
     assert canonical("8 a.m.") == canonical("08:00") and canonical("6 pm") == "18:00"
     assert canonical("50 000 items") == "50000 items"
+    # spelled words that are a list, not one number, stay apart; a day named with the hour is kept
+    assert canonical("three four") == "3 4" and canonical("twenty thirty") == "20 30"
+    assert canonical("9 o'clock the next business morning") == "09:00 the next business morning"
     assert m.is_refusal("Not stated.") and not m.is_refusal("Probably 4 weeks, though the documents do not say.")
 
 
