@@ -105,6 +105,8 @@ _REFUSAL = re.compile(
     rf"(is|are|was|were){_NOT} (available|provided|specified|mentioned|given|stated|listed|covered|named|included)|"
     r"^\W*not (stated|given|specified|mentioned|known)|"
     r"(not|n't) (been )?(\w+ ){1,2}(in|by|from) the (documents?|sources?|context|material|articles?|help cent(re|er))|"
+    r"nothing (about|on|in) (.{0,60} in )?(the|these|this|my) (\w+ )?(documents?|sources?|context|information|material)|"
+    r"^\W*unknown\b|"
     rf"i (do|did){_NOT} (know|have (that|this|the|any|those))|not sure|no answer)",
     re.I)
 # a guess is not a refusal, and a hedge between two values is not an answer
@@ -112,11 +114,18 @@ HEDGE = re.compile(r"\b(probably|possibly|perhaps|maybe|likely|i think|i believe
                    re.I)
 
 
+# a refusal that answers all the same: "The documents don't mention it, but it was around $120 million"
+_ANSWERS_ANYWAY = re.compile(r"\b(but|however|although|though)\b.*\d", re.I)
+
+
 def is_refusal(text: str) -> bool:
     """Whether the answer declines to answer (the right answer to an unanswerable item), and
-    does not guess a value all the same ("Probably 4 weeks, though the documents do not say")."""
+    does not guess a value all the same ("Probably 4 weeks, though the documents do not say"; "The
+    documents do not say, but it is about 40")."""
     text = text.replace("’", "'")
-    return bool(_REFUSAL.search(text)) and not (HEDGE.search(text) and NUMBER.search(text))
+    declined = _REFUSAL.search(text)
+    return bool(declined) and not (HEDGE.search(text) and NUMBER.search(text)) \
+        and not _ANSWERS_ANYWAY.search(text[declined.end():])
 
 
 def _numbers(text: str) -> set[str]:
@@ -233,13 +242,28 @@ def closed_form_options(answer_type: str | None) -> list[str] | None:
 
 # openings that begin with an option word and are not that answer ("No problem, you can...")
 _NOT_AN_OPTION = re.compile(r"^\W*no (problem|doubt|question|worries)\b", re.I)
-MAYBE = re.compile(r"\b(maybe|possibly|perhaps|it depends|depends on|only if|only when|unless|not always|sometimes|"
-                   r"in some cases)\b", re.I)
+MAYBE = re.compile(r"\b(maybe|possibly|perhaps|it depends|depends on|depending on|only (if|when|within|in|for|after|"
+                   r"once|at)|unless|not always|sometimes|in some cases|except|as long as|provided( that)?|"
+                   r"generally|usually|in most cases)\b", re.I)
+# a yes or a no with a condition is a maybe where maybe is an option ("Yes, as long as the browser
+# trusts it" for "Maybe; only if the browser trusts it"); a bare "if" or "once" states one
+CONDITION = re.compile(MAYBE.pattern + r"|\b(if|once|but only)\b", re.I)
+# where there is no maybe, an exception the reference does not make is another claim: "No, but in
+# an emergency it can go ahead" for "No, no wristband, no transfusion". An exception ("but", "if",
+# "unless"), not a restriction that may restate the reference's ("only in the first 30 days")
+QUALIFIED = re.compile(r"\b(but|if|unless|except|as long as|provided)\b", re.I)
+
+
+# "No fee may be charged": "no" before a noun is a determiner, not the option; the option word is
+# followed by punctuation, the end, or a pronoun or article that starts the rest of the answer
+_OPTION_WORD = re.compile(r"^\W*(yes|no|maybe)\b(?=\s*(?:[^\w\s]|$)|\s+(?:it|you|they|he|she|we|i|the|a|an|this|"
+                          r"that|there|not|only|but|if|unless|as|because|for|in|on|at|with|after|before|once|"
+                          r"when|since|provided|except)\b)", re.I)
 
 
 def closed_form_label(reference: str, options: list[str]) -> int | None:
     """Which option the reference answer gives (its first word: "Yes, within 30 days." -> Yes)."""
-    if _NOT_AN_OPTION.search(reference):
+    if _NOT_AN_OPTION.search(reference) or not _OPTION_WORD.search(reference):
         return None
     first = normalize_answer(reference).split()[:1]
     for i, opt in enumerate(options):
@@ -248,22 +272,26 @@ def closed_form_label(reference: str, options: list[str]) -> int | None:
     return None
 
 
-def implied_option(prediction: str, options: list[str], question: str = "") -> int | None:
+def implied_option(prediction: str, options: list[str], question: str = "", conditions: bool = True) -> int | None:
     """The option an answer that does not begin with one gives by what it says: a condition
-    ("only if", "unless") is Maybe where Maybe is an option; a refusal gives none; otherwise
-    No when it says no ("Cryptocurrency isn't accepted", evals/polarity.answers_no), else Yes."""
+    ("only if", "unless") is Maybe where Maybe is an option (unless `conditions` is off: the
+    reference's own yes or no carries one); a refusal gives none; otherwise No when it says no
+    ("Cryptocurrency isn't accepted", evals/polarity.answers_no), else Yes."""
     names = [o.lower() for o in options]
     prediction = _NOT_AN_OPTION.sub("", prediction)
     if not prediction.strip() or is_refusal(prediction):
         return None
-    if "maybe" in names and MAYBE.search(prediction):
+    if "maybe" in names and conditions and MAYBE.search(prediction):
         return names.index("maybe")
     return names.index("no") if answers_no(prediction, question) else names.index("yes")
 
 
 def _rest(text: str) -> str:
-    """A closed-form answer without its option word ("Yes, with a fine" -> "with a fine")."""
-    return re.sub(r"^\W*(yes|no|maybe)\b\W*", "", _NOT_AN_OPTION.sub("", text), flags=re.I)
+    """A closed-form answer without its option word ("Yes, with a fine" -> "with a fine"; "No fee
+    is charged" keeps its "No")."""
+    text = _NOT_AN_OPTION.sub("", text)
+    m = _OPTION_WORD.search(text)
+    return re.sub(r"^\W*", "", text[m.end():]) if m else text
 
 
 def closed_form_right(prediction: str, reference: str, options: list[str], question: str = "") -> bool:
@@ -271,11 +299,19 @@ def closed_form_right(prediction: str, reference: str, options: list[str], quest
     contradict the reference or state another value where the reference states one."""
     label = closed_form_label(reference, options)
     said = closed_form_label(prediction, options)
+    # a condition makes a yes or a no a maybe, unless the reference's yes or no has one itself
+    # ("Yes, but it must be witnessed": "Yes, as long as it is witnessed" gives its option)
+    conditions = label is None or options[label] == "Maybe" or not (CONDITION.search(_rest(reference))
+                                                                     or QUALIFIED.search(_rest(reference)))
     if said is None:
-        said = implied_option(prediction, options, question)
+        said = implied_option(prediction, options, question, conditions)
+    elif "Maybe" in options and options[said] != "Maybe" and conditions and CONDITION.search(_rest(prediction)):
+        said = options.index("Maybe")
     if label is None or said != label:
         return False
     rest, ref_rest = _rest(prediction), _rest(reference)
+    if "Maybe" not in options and QUALIFIED.search(rest) and not QUALIFIED.search(ref_rest):
+        return False
     wanted, stated = _numbers(ref_rest), _numbers(rest)
     wrong_value = bool(wanted and stated and not wanted & stated) or wrong_unit(rest, ref_rest)
     return not (wrong_value or contradicts(rest, ref_rest) or hedges(rest, ref_rest))

@@ -38,7 +38,11 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 # not "given after the session"; a clause with one, where the reference's has the other, negates it
 OPPOSITES = [("before", "after"), ("enabled", "disabled"), ("increase", "decrease"), ("increased", "decreased"),
              ("minimum", "maximum"), ("included", "excluded"), ("accepted", "rejected"), ("higher", "lower"),
-             ("above", "below"), ("earlier", "later"), ("more", "less")]
+             ("above", "below"), ("earlier", "later"), ("more", "less"), ("working", "calendar"),
+             ("omit", "give"), ("withhold", "give"), ("continue", "stop"), ("continued", "stopped"),
+             # the parties of a legal relation: who pays, who may refuse, is the fact asked for
+             ("landlord", "tenant"), ("employer", "employee"), ("buyer", "seller"), ("lender", "borrower"),
+             ("licensor", "licensee")]
 
 
 def _split(text: str) -> list[str]:
@@ -90,9 +94,11 @@ def clauses(text: str) -> list[tuple[bool, set[str], set[str]]]:
 
 
 def _opposed(said: set[str], meant: set[str]) -> bool:
-    """Whether one clause says a word and the other its opposite (and neither says both)."""
+    """Whether one clause says a word and the other its opposite (and neither says both): a pair of
+    OPPOSITES, or a word and its un- form ("reasonable", "unreasonable")."""
+    pairs = OPPOSITES + [(w[2:], w) for w in said | meant if w.startswith("un") and len(w) > 5]
     return any((a in meant and b in said and a not in said and b not in meant)
-               or (b in meant and a in said and b not in said and a not in meant) for a, b in OPPOSITES)
+               or (b in meant and a in said and b not in said and a not in meant) for a, b in pairs)
 
 
 def contradicts(answer: str, reference: str) -> bool:

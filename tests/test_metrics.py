@@ -60,9 +60,12 @@ def test_key_fact_recall_counts_numbers_exactly():
 
 def test_refusals():
     for text in ("The documents do not say.", "I cannot find that in the documents.", "That is not in the documents.",
-                 "I don't know."):
+                 "I don't know.", "Unknown from these sources.", "Nothing in the documents covers parking fees.",
+                 "There is nothing about a gym in the staff information I have."):
         assert m.is_refusal(text), text
     assert not m.is_refusal("Avalon Drive costs $12 per user per month.")
+    # declining, then answering all the same, is a guess
+    assert not m.is_refusal("The documents do not say, but it employs about 40 people.")
 
 
 def test_score_answer_picks_the_rule():
@@ -165,6 +168,12 @@ def test_a_short_answer_may_state_its_terms_in_another_order():
     ("They are given before the dialysis session starts.", "They are given after the dialysis session has finished.",
      True),
     ("They are given after the dialysis session.", "They are given after the dialysis session has finished.", False),
+    # the other party, or the un- form of the reference's word, states the opposite claim
+    ("The landlord pays for the alteration and its removal.", "The tenant pays for the alteration and its removal.",
+     True),
+    ("The party relying on it must show it is unreasonable.", "The party relying on it must show it is reasonable.",
+     True),
+    ("Allow 3 calendar days for the notice.", "Allow 3 working days for the notice.", True),
     # "since 1 July 2022" dates the clause; it does not start another one
     ("Ending a tenancy without grounds has not been possible since 1 July 2022.",
      "No-grounds terminations were abolished from 1 July 2022.", False),
@@ -198,9 +207,9 @@ def test_a_short_label_on_a_sentence_is_scored_as_a_sentence():
 
 
 def test_the_decision_agrees_with_the_labelled_set():
-    """A floor under the agreement measured by benchmarks/scorer_agreement.py (kappa 0.68 on all
-    313 labelled answers, 0.57 on the held-out half, when this was last changed): a change to the
-    scorer that loses it fails here."""
+    """A floor under the agreement measured by benchmarks/scorer_agreement.py --part all (kappa
+    0.73 on all 473 labelled answers, 0.80 on the 313 of the dev part and 0.60 on the 160 held out,
+    when this was last changed): a change to the scorer that loses it fails here."""
     import json
     from pathlib import Path
 
@@ -211,7 +220,7 @@ def test_the_decision_agrees_with_the_labelled_set():
     rows = [json.loads(line) for line in (Path(__file__).parent / "data" / "scorer_agreement.jsonl").open()]
     idf = m.IdfTable.from_texts([d.text for dm in DOMAINS for d in resolve_corpus(dm).documents])
     decided = [m.score_answer(r["answer"], {**r, "aliases": r.get("aliases", [])}, idf)["accuracy"] >= 0.5 for r in rows]
-    assert cohen_kappa_score([r["correct"] for r in rows], decided) >= 0.65
+    assert cohen_kappa_score([r["correct"] for r in rows], decided) >= 0.70
     wrong_negations = [d for r, d in zip(rows, decided) if r["case"] == "negation" and not r["correct"]]
     assert sum(wrong_negations) <= 2 and len(wrong_negations) >= 20
 
@@ -233,6 +242,24 @@ def test_a_closed_form_answer_is_read_for_the_option_it_gives(answer, reference,
     assert s["accuracy"] == float(right)
     assert s["form_ok"] == float(answer.split()[0].strip(",").lower() in ("yes", "no", "maybe")
                                  and not answer.startswith("No problem"))
+
+
+@pytest.mark.parametrize("answer, reference, answer_type, right", [
+    # "No" before a noun is a determiner: the sentence says no, and is read whole
+    ("No fee may be charged for a reminder letter.", "No, a landlord must not charge a fee for a reminder letter.",
+     "yes/no", True),
+    # a yes with a condition is a maybe where maybe is an option...
+    ("Yes, as long as the manager signs the form.", "Maybe; only if the manager signs the form.", "yes/no/maybe", True),
+    ("Yes, as long as the manager signs the form.", "Yes, the form needs no signature.", "yes/no/maybe", False),
+    # ...but not where the reference's own yes carries a condition
+    ("Yes, as long as a witness watches.", "Yes, but a witness must watch, in person or by video.", "yes/no/maybe", True),
+    # where there is no maybe, an exception the reference does not make is another claim
+    ("No, but in an emergency it can go ahead with a verbal check.", "No, never without a wristband.", "yes/no", False),
+    ("No, only in the first 30 days.", "No. Refunds are within 30 days.", "yes/no", True),
+])
+def test_a_condition_or_an_exception_changes_the_option(answer, reference, answer_type, right):
+    item = {"question": "", "reference": reference, "aliases": [], "kind": "unseen", "answer_type": answer_type}
+    assert m.score_answer(answer, item, IDF)["accuracy"] == float(right)
 
 
 def test_hedges_units_times_and_guesses():
