@@ -182,3 +182,4 @@ def test_an_interval_that_excludes_zero_but_fails_holm_is_explained():
     assert ab["ci"][0] > 0 and ab["p_value"] < 0.05 <= ab["p_holm"]  # the case: the interval alone would say yes
     reason = next(s for s in recommend(rep)["reasons"] if "does not separate a from b" in s)
     assert f"Holm-adjusted p={ab['p_holm']:.3g}" in reason and "interval alone excludes zero" in reason
+    assert "once corrected for the pairwise comparisons" in reason
