@@ -261,15 +261,18 @@ _OPTION_WORD = re.compile(r"^\W*(yes|no|maybe)\b(?=\s*(?:[^\w\s]|$)|\s+(?:it|you
                           r"when|since|provided|except)\b)", re.I)
 
 
-def closed_form_label(reference: str, options: list[str]) -> int | None:
-    """Which option the reference answer gives (its first word: "Yes, within 30 days." -> Yes)."""
-    if _NOT_AN_OPTION.search(reference) or not _OPTION_WORD.search(reference):
+def begins_with_option(text: str, options: list[str]) -> int | None:
+    """The option an answer's first word is (its form: "No fee is charged" begins with "No")."""
+    if _NOT_AN_OPTION.search(text):
         return None
-    first = normalize_answer(reference).split()[:1]
-    for i, opt in enumerate(options):
-        if first == [opt.lower()]:
-            return i
-    return None
+    first = normalize_answer(text).split()[:1]
+    return next((i for i, opt in enumerate(options) if first == [opt.lower()]), None)
+
+
+def closed_form_label(reference: str, options: list[str]) -> int | None:
+    """Which option the reference answer gives (its first word: "Yes, within 30 days." -> Yes),
+    where that word is the option and not a determiner ("No fee is charged" gives none)."""
+    return begins_with_option(reference, options) if _OPTION_WORD.search(reference) else None
 
 
 def implied_option(prediction: str, options: list[str], question: str = "", conditions: bool = True) -> int | None:
@@ -346,7 +349,7 @@ def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
         opts = closed_form_options(form)
         scores["accuracy"] = float(closed_form_right(prediction, item["reference"], opts, item.get("question") or ""))
         scores["accuracy_rule"] = "yes/no, said or implied"
-        scores["form_ok"] = float(closed_form_label(prediction, opts) is not None)
+        scores["form_ok"] = float(begins_with_option(prediction, opts) is not None)
     else:
         ok = scores["key_fact_recall"] >= KEY_FACT_PASS and not scores["contradiction"] and not unsure
         scores["accuracy"] = float(ok)

@@ -259,7 +259,9 @@ def test_a_closed_form_answer_is_read_for_the_option_it_gives(answer, reference,
 ])
 def test_a_condition_or_an_exception_changes_the_option(answer, reference, answer_type, right):
     item = {"question": "", "reference": reference, "aliases": [], "kind": "unseen", "answer_type": answer_type}
-    assert m.score_answer(answer, item, IDF)["accuracy"] == float(right)
+    s = m.score_answer(answer, item, IDF)
+    assert s["accuracy"] == float(right)
+    assert s["form_ok"] == 1.0  # each begins with an option word, which is the answer's form
 
 
 def test_hedges_units_times_and_guesses():
