@@ -11,7 +11,7 @@ val paraphrases of trained facts, reworded by people (support has 40). Scored by
 own rule (evals.metrics). Paired across settings on the same questions: McNemar's exact test on
 the discordant pairs. The test split is never asked: this is what may choose a default.
 
-    .venv/bin/python benchmarks/phrasings.py [--domain support] [--phrasings 1,3] [--epochs 3] [--stop-on val|phrasings]
+    .venv/bin/python benchmarks/phrasings.py [--domain support | --corpus DIR] [--phrasings 1,3] [--epochs 3] [--stop-on val|phrasings]
     .venv/bin/python benchmarks/phrasings.py --vary dropout=0.05,0
     .venv/bin/python benchmarks/phrasings.py --full --vary epochs=9,5   # every train pair
     .venv/bin/python benchmarks/phrasings.py --try "" "phrasings=3,epochs=3" "rank=64"
@@ -39,6 +39,7 @@ TARGET = 1.25  # held-out phrasings answered at least a quarter better
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--domain", default="support")
+    ap.add_argument("--corpus", type=Path, default=None, help="a corpus folder instead of a shipped domain")
     ap.add_argument("--phrasings", default="1,3")
     ap.add_argument("--epochs", type=float, default=None, help="override the profile's epochs")
     ap.add_argument("--stop-on", default=None, choices=("val", "phrasings"),
@@ -72,7 +73,7 @@ def main() -> int:
     from evals.metrics import IdfTable, score_answer
     from evals.stats import mcnemar
 
-    corpus = resolve_corpus(args.domain)
+    corpus = resolve_corpus(corpus=args.corpus) if args.corpus else resolve_corpus(args.domain)
     idf = IdfTable.from_texts([d.text for d in corpus.documents])
     results, builds = {}, {}
     with tempfile.TemporaryDirectory() as out:
@@ -130,7 +131,7 @@ def main() -> int:
                                          for n, r in results.items()},
                       "val_paraphrase": {n: round(sum(r["val paraphrase"]) / len(r["val paraphrase"]), 3)
                                          for n, r in results.items() if r.get("val paraphrase")},
-                      "n": len(results[base]["held-out phrasing"]), "p_value": round(p, 4), "domain": args.domain,
+                      "n": len(results[base]["held-out phrasing"]), "p_value": round(p, 4), "domain": str(args.corpus or args.domain),
                       "stop_on": config.stop_on, "steps": {n: b.get("steps") for n, b in builds.items()}}))
     return 0
 
