@@ -127,7 +127,8 @@ class FinetuneConfig(ApproachConfig):
     stop_on: Literal["val", "phrasings"] = Field(
         "phrasings", description="early stopping on the validation loss of other facts (val) or of a held-out "
                            "phrasing of each trained fact (phrasings: has it learned what it was taught?)")
-    max_train_examples: int | None = Field(None, ge=1, description="train on a seeded sample of this many pairs (quick demos)")
+    max_train_examples: int | None = Field(None, ge=1, description="train on a seeded sample of this many facts, each "
+                                           "with all its phrasings (quick demos)")
     max_val_examples: int | None = Field(None, ge=1, description="cap on validation examples (seeded sample)")
     save_total_limit: int = Field(2, ge=1, description="checkpoints kept (the best one is always kept)")
     logging_steps: int = Field(1, ge=1, description="train loss logged every N steps")
@@ -671,16 +672,19 @@ def _resume_point(ckpt_dir: Path, identity: dict) -> str:
 
 # -- the builder ----------------------------------------------------------------------------
 def _sample(pairs: list[QAPair], cap: int | None, seed: int, tested_facts: set | frozenset = frozenset()) -> list[QAPair]:
-    """All pairs, or a seeded sample of `cap` of them (in their corpus order). Pairs whose fact the
-    test split asks again in other words (paraphrase items) come first, so that a short demo
-    training learns the facts the evaluation checks; the rest of the sample is drawn at random."""
-    if not cap or cap >= len(pairs):
+    """All pairs, or those of a seeded sample of `cap` facts (in their corpus order): a fact comes
+    with every phrasing the corpus has of it. Facts the test split asks again in other words
+    (paraphrase items) come first, so that a short demo training learns the facts the evaluation
+    checks; the rest of the sample is drawn at random. (With one pair per fact, as the shipped
+    corpora have, a sample of facts is the sample of pairs it always was.)"""
+    facts = list(dict.fromkeys(p.fact_id or p.id for p in pairs))
+    if not cap or cap >= len(facts):
         return list(pairs)
-    order = list(range(len(pairs)))
+    order = list(range(len(facts)))
     random.Random(seed).shuffle(order)
-    order.sort(key=lambda i: pairs[i].fact_id not in tested_facts)  # stable: tested facts first, seeded within
-    keep = set(order[:cap])
-    return [p for i, p in enumerate(pairs) if i in keep]
+    order.sort(key=lambda i: facts[i] not in tested_facts)  # stable: tested facts first, seeded within
+    keep = {facts[i] for i in order[:cap]}
+    return [p for p in pairs if (p.fact_id or p.id) in keep]
 
 
 def _save_adapter(model, folder: Path) -> Path:

@@ -240,6 +240,11 @@ def test_quick_sample_takes_the_facts_the_test_split_paraphrases_first():
     assert sample == sorted(sample, key=lambda p: int(p.id[1:]))  # corpus order kept
     assert _sample(train, 6, seed=0, tested_facts=tested) == sample  # seeded
     assert isinstance(QAExamples(), ExampleBuilder)
+    # a fact with several phrasings is sampled whole: the cap counts facts, not pairs
+    second = [QAPair(f"t{i}-p2", f"other q{i}?", "a.", split="train", fact_id=f"f{i}") for i in range(20)]
+    both = [p for pair in zip(train, second) for p in pair]
+    whole = _sample(both, 6, seed=0, tested_facts=tested)
+    assert len(whole) == 12 and {p.fact_id for p in whole} == {p.fact_id for p in sample}
 
 
 def test_answer_only_logits_give_the_same_loss_and_gradients(tmp_path, tiny_llm_path):
