@@ -16,12 +16,19 @@ the discordant pairs. The test split is never asked: this is what may choose a d
     .venv/bin/python benchmarks/phrasings.py --full --vary epochs=9,5   # every train pair
     .venv/bin/python benchmarks/phrasings.py --try "" "phrasings=3,epochs=3" "rank=64"
     .venv/bin/python benchmarks/phrasings.py --full --run runs/RUN   # the adapter a full compare built
+    .venv/bin/python benchmarks/phrasings.py --try "" "add_pairs=benchmarks/data/support_second_phrasings.jsonl"
+
+`add_pairs=FILE` trains each sampled fact on the corpus's pair and its other phrasings in FILE (a
+qa.jsonl of train pairs sharing the corpus's fact_ids; benchmarks/data/support_second_phrasings.jsonl
+holds one more phrasing, written by the team as a customer would ask, of each of support's train
+facts). The held-out rule phrasing and the questions asked stay the same, so settings pair up.
 
 The last line is one JSON object: held-out-phrasing accuracy of the best setting against the first.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -67,6 +74,7 @@ def main() -> int:
     from assistant import approaches
     from assistant.assistants import load_assistant
     from assistant.corpus import resolve_corpus
+    from assistant.corpus.qa_formats import read_qa
     from assistant.finetune import _sample
     from assistant.paraphrase import phrasings
     from assistant.runs import Run
@@ -79,10 +87,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as out:
         for n in settings:
             # no pre-training probe: it does not change the adapter, and on the full profile it costs minutes
+            setting = dict(settings[n])
+            add_pairs = setting.pop("add_pairs", None)  # a file of more train pairs: not an ft setting
             config = approaches.make_config("ft", {"epochs": args.epochs, "stop_on": args.stop_on, "probe_questions": 0,
-                                                   **settings[n]}, quick=not args.full)
+                                                   **setting}, quick=not args.full)
             tested = {q.fact_id for q in corpus.split("test") if q.kind == "paraphrase" and q.fact_id}
             trained = _sample(corpus.split("train"), config.max_train_examples, config.seed, tested)
+            built_from = corpus
+            if add_pairs:  # the sampled facts' pairs, each followed by its other phrasings from the file
+                theirs = {p.fact_id for p in trained}
+                mine = {q.id for q in corpus.qa}
+                extra = [r.pair for r in read_qa(Path(add_pairs)) if r.pair.id not in mine and r.pair.fact_id in theirs]
+                built_from = dataclasses.replace(corpus, qa=[q for q in corpus.qa if q.split != "train"] + trained + extra)
+                config = config.model_copy(update={"max_train_examples": None})  # the sample is made
             held = phrasings(trained, 1, config.seed).held_out  # the same held-back phrasing for every N
             # the corpus's own val rewordings of trained facts, written by people: harder than a rule's
             facts = {p.fact_id for p in trained}
@@ -93,7 +110,7 @@ def main() -> int:
             else:
                 run = Run.create(out, corpus=corpus, config={}, approaches=["ft"], command="benchmark")
                 t0 = time.perf_counter()
-                summary = approaches.get("ft").build(run, corpus, config, precision=args.precision)
+                summary = approaches.get("ft").build(run, built_from, config, precision=args.precision)
                 builds[n] = {"steps": summary["steps"], "train_examples": summary["train_examples"],
                              "build_s": round(time.perf_counter() - t0, 1), "best_step": summary["best_step"]}
             bot = load_assistant(run, "ft", precision=args.precision)
