@@ -73,10 +73,10 @@ class FinetuneConfig(ApproachConfig):
     The quick profile: SmolLM2-135M on a shipped corpus in minutes on 2 CPU cores. A step at
     batch 8 costs about 5 s on a quiet 2-core AVX2 machine (fp32; 3-8 s with native bf16), so the
     budget is several dozen steps. Spread over the whole train split that would show each fact less
-    than once; instead the profile trains on a sample of 64 pairs (those whose facts the test split
-    asks again as paraphrases first), so that the demo visibly learns the facts the evaluation
-    checks (the full build trains on every pair). Small validation and probe samples keep
-    evaluation cheap.
+    than once; instead the profile trains on a sample of 64 facts, each in every phrasing the
+    corpus has of it (those facts the test split asks again as paraphrases first), so that the
+    demo visibly learns the facts the evaluation checks (the full build trains on every pair).
+    Small validation and probe samples keep evaluation cheap.
 
     Both profiles train 9 epochs at 1e-3, early-stopped on a held-out phrasing of the trained facts:
     an adapter is built to learn its facts. On support's quick sample, 3 epochs taught 19% of them

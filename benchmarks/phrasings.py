@@ -16,12 +16,11 @@ the discordant pairs. The test split is never asked: this is what may choose a d
     .venv/bin/python benchmarks/phrasings.py --full --vary epochs=9,5   # every train pair
     .venv/bin/python benchmarks/phrasings.py --try "" "phrasings=3,epochs=3" "rank=64"
     .venv/bin/python benchmarks/phrasings.py --full --run runs/RUN   # the adapter a full compare built
-    .venv/bin/python benchmarks/phrasings.py --try "" "add_pairs=benchmarks/data/support_second_phrasings.jsonl"
+    .venv/bin/python benchmarks/phrasings.py --corpus DIR --try "" "add_pairs=more.jsonl"
 
-`add_pairs=FILE` trains each sampled fact on the corpus's pair and its other phrasings in FILE (a
-qa.jsonl of train pairs sharing the corpus's fact_ids; benchmarks/data/support_second_phrasings.jsonl
-holds one more phrasing, written by the team as a customer would ask, of each of support's train
-facts). The held-out rule phrasing and the questions asked stay the same, so settings pair up.
+`add_pairs=FILE` trains each sampled fact on the corpus's pairs and its other phrasings in FILE (a
+qa.jsonl of train pairs sharing the corpus's fact_ids): would more phrasings help this corpus?
+The held-out rule phrasing and the questions asked stay the same, so settings pair up.
 
 The last line is one JSON object: held-out-phrasing accuracy of the best setting against the first.
 """
