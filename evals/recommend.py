@@ -31,6 +31,8 @@ test set (< 100 items), the quick profile, no LLM judge, metrics that did not ru
 """
 from __future__ import annotations
 
+from .stats import ALPHA
+
 RULE = __doc__.split("RULE (also printed in every report):", 1)[1].strip()
 GAP_LIMIT = 0.30
 SMALL_TEST = 100
@@ -85,9 +87,9 @@ def _unseparated(p: dict | None) -> str:
         return txt
     txt += f", p={p['p_value']:.3g}" + (f", Holm-adjusted p={p['p_holm']:.3g}" if p.get("p_holm") is not None else "")
     if p["ci"][0] > 0 or p["ci"][1] < 0:
-        corrected = p["p_value"] < 0.05 <= (p.get("p_holm") or 0)  # the test alone would have separated them
+        corrected = p["p_value"] < ALPHA <= (p.get("p_holm") or 0)  # the test alone would have separated them
         txt += (f": the interval alone excludes zero, but the paired test that decides ({p.get('test') or 'exact'}) "
-                f"does not reach p < 0.05{' once corrected for the pairwise comparisons made' if corrected else ''}"
+                f"does not reach p < {ALPHA:g}{' once corrected for the pairwise comparisons made' if corrected else ''}"
                 ", so the difference could still be chance")
     return txt
 
