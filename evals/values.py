@@ -67,9 +67,9 @@ _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _NUMBER_WORD = re.compile(r"\b(?:(one|zero)(?=[\s-]+(?:" + _UNIT_WORDS + r")(?![a-z]))|("
                           + "|".join(w for w in NUMBER_WORDS if w not in ("one", "zero")) + r"))\b", re.I)
 # a number spelled in several words: "twenty-four", "one hundred and twenty", "two thousand five hundred"
-_SPELLED = "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + "|thousand|million"
+_SCALE_WORDS = {"thousand": 1000, "million": 1_000_000}  # "hundred" is a number word: it multiplies its group
+_SPELLED = "|".join(sorted([*NUMBER_WORDS, *_SCALE_WORDS], key=len, reverse=True))
 _COMPOUND = re.compile(rf"\b(?:{_SPELLED})(?:(?:[\s-]+|\s+and\s+)(?:{_SPELLED}))+\b", re.I)
-_SCALE_WORDS = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 _FORTNIGHT = re.compile(r"\b(?:an?\s+)?fortnight\b", re.I)
 _UNIT_AHEAD = rf"[\s-]+(?:an?\s+)?({_UNIT_WORDS})(?![a-z])"
 # fractions of a unit, as answers say them: "four and a half hours", "half a gigabyte", "a quarter
