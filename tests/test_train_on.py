@@ -19,10 +19,12 @@ def next_token_accuracy(llm, text: str) -> float:
 
 def test_train_on_docs_learns_a_planted_sentence(tmp_path, tiny_llm_path):
     """`train_on docs`: the adapter reads the documents' text itself (no prompt, loss on every
-    token). A sentence planted in a document is learned (measured at 3% -> 21% of its next tokens
-    when this was written), a sentence it never saw is not (0% -> 3%; 5%, two of its 37 tokens,
-    since batches are padded to a multiple of 32: the same training with other padding, at a
-    learning rate of 0.1), and the pairs are left out."""
+    token). A sentence planted in a document is learned, a sentence it never saw is not, and the
+    pairs are left out. At a learning rate of 0.02, over seeds 0-7, the planted sentence gained 87-97%
+    of its next tokens and the control 0-3% (the same on a CPU forced to its AVX2 kernels:
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2). The 0.1 this test used before was past the
+    stable range: its figures moved with the CPU's kernels (21% and 3% on one machine, 13% and 8%
+    on another), and so did the test's outcome."""
     from assistant.approaches import ft
     from assistant.corpus import Document
 
@@ -30,7 +32,7 @@ def test_train_on_docs_learns_a_planted_sentence(tmp_path, tiny_llm_path):
     control = "Refunds for annual plans are paid back to the card within ten days."
     corpus = make_corpus(val=[])
     corpus.documents = [Document("vault", "Vault", planted)]
-    cfg = ft.Config(**tiny_config(max_steps=60, learning_rate=0.1, rank=8, dropout=0.0, eval_steps=100,
+    cfg = ft.Config(**tiny_config(max_steps=60, learning_rate=0.02, rank=8, dropout=0.0, eval_steps=100,
                                   probe_questions=0).model_dump(), train_on="docs")
     base = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
     run = new_run(tmp_path, corpus, tiny_llm_path)
@@ -39,7 +41,7 @@ def test_train_on_docs_learns_a_planted_sentence(tmp_path, tiny_llm_path):
     trained = load_llm(str(tiny_llm_path), device="cpu", precision="fp32", adapter=str(run.path / "ft" / "adapter"))
     gain = next_token_accuracy(trained, planted) - next_token_accuracy(base, planted)
     drift = next_token_accuracy(trained, control) - next_token_accuracy(base, control)
-    assert gain >= 0.12 and gain >= 3 * max(drift, 0.01), (gain, drift)
+    assert gain >= 0.5 and drift <= 0.1, (gain, drift)
     sample = [json.loads(line) for line in (run.path / "ft" / "examples.sample.jsonl").read_text().splitlines()]
     assert sample[0]["prompt"] == "" and "zebra" in sample[0]["answer"]
     both = ft.Config(**tiny_config().model_dump(), train_on="docs+qa")
