@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from assistant.corpus.model import answer_form
 from assistant.text import NUMBER, answer_terms, fact_terms, stem
 
-from .polarity import answers_no, contradicts
+from .polarity import answers_no, contradicts, is_negated
 from .values import UNITS, canonical
 
 NUMBER_WEIGHT = 3.0  # a number weighs three times the rarest word
@@ -104,7 +104,8 @@ _REFUSAL = re.compile(
     r"no (information|mention|details?|data) (about|on|regarding|in|is)|no way to (tell|know|say)|"
     rf"(is|are|was|were){_NOT} (available|provided|specified|mentioned|given|stated|listed|covered|named|included)|"
     r"^\W*not (stated|given|specified|mentioned|known)|"
-    r"(not|n't) (been )?(\w+ ){1,2}(in|by|from) the (documents?|sources?|context|material|articles?|help cent(re|er))|"
+    r"(not|n't) (been )?(\w+ ){1,3}(in|by|from) the (documents?|sources?|context|material|articles?|help cent(re|er))|"
+    rf"(is|are){_NOT} something (that )?(the|these|this|our|my|your) (\w+ ){{1,2}}(covers?|says?|mentions?|lists?|states?)|"
     r"nothing (about|on|in) (.{0,60} in )?(the|these|this|my) (\w+ )?(documents?|sources?|context|information|material)|"
     r"^\W*unknown\b|"
     rf"i (do|did){_NOT} (know|have (that|this|the|any|those))|not sure|no answer)",
@@ -207,11 +208,11 @@ def key_fact_recall(prediction: str, references: list[str], idf: IdfTable, quest
     has no others ("What happens to exports over 50 GB?": the fact is "split into ZIP files").
     Best over aliases."""
     answer = answer_terms(prediction)
-    asked = set(content_terms(question)) if question else set()
+    asked = {_unnamed(t) for t in content_terms(question)} if question else set()
     best = 0.0
     for ref in references:
         terms = set(content_terms(ref))
-        terms = (terms - asked) or terms
+        terms = {t for t in terms if _unnamed(t) not in asked} or terms
         if not terms:
             continue
         total = sum(idf.weight(t) for t in terms)
@@ -220,12 +221,28 @@ def key_fact_recall(prediction: str, references: list[str], idf: IdfTable, quest
     return best
 
 
-def states_every_term(prediction: str, references: list[str]) -> bool:
+def states_every_term(prediction: str, references: list[str], question: str = "") -> bool:
     """Whether the answer states every content term of the reference or of an alias, in any
     order and with words between: "Every Monday at 08:00 UTC" states "Monday 08:00 UTC", which a
-    span match misses."""
+    span match misses. Terms the question names are given, as in key_fact_recall: "12." answers
+    "How much is it per user per month in US dollars?" ("$12 per user per month")."""
     said = answer_terms(prediction)
-    return any(terms and terms <= said for terms in (set(content_terms(r)) for r in references))
+    asked = {_unnamed(t) for t in content_terms(question)} if question else set()
+    return any(terms and ({t for t in terms if _unnamed(t) not in asked} or terms) <= said
+               for terms in (set(content_terms(r)) for r in references))
+
+
+def _unnamed(term: str) -> str:
+    """A term without its name marker: "USD" in a question is the "usd" of "12 usd"."""
+    return term[5:] if term.startswith("name:") else term
+
+
+def substitutes_a_number(prediction: str, references: list[str]) -> bool:
+    """Whether the answer leaves out a number of the reference and states one that neither the
+    reference nor an alias does: "fewer than 50 people" for "fewer than 20 people", which the
+    rest of a long answer's words would carry past key-fact recall."""
+    said = _numbers(prediction)
+    return bool(_numbers(references[0]) - said) and bool(said - set().union(*map(_numbers, references)))
 
 
 # -- the decision accuracy ------------------------------------------------------------------
@@ -252,6 +269,13 @@ CONDITION = re.compile(MAYBE.pattern + r"|\b(if|once|but only)\b", re.I)
 # an emergency it can go ahead" for "No, no wristband, no transfusion". An exception ("but", "if",
 # "unless"), not a restriction that may restate the reference's ("only in the first 30 days")
 QUALIFIED = re.compile(r"\b(but|if|unless|except|as long as|provided)\b", re.I)
+# the other way round: an answer that rules out the exception the reference makes ("Yes, always,
+# whatever the cost" for "Yes, unless it would cause unjustifiable hardship")
+ABSOLUTE = re.compile(r"\b(always|in (all|every) cases?|whatever|regardless|no matter|without (any )?exception|"
+                      r"under any circumstances|unconditionally)\b", re.I)
+# a yes or a no said at the end, after the reasons: "Only if the agreement sets one out, and here it doesn't, so no."
+_CONCLUSION = re.compile(r"\b(?:so|therefore|thus|hence|the (?:short )?answer is)[,:]?\s+(yes|no)\b(?=\s*(?:[^\w\s]|$))",
+                         re.I)
 
 
 # "No fee may be charged": "no" before a noun is a determiner, not the option; the option word is
@@ -284,6 +308,9 @@ def implied_option(prediction: str, options: list[str], question: str = "", cond
     prediction = _NOT_AN_OPTION.sub("", prediction)
     if not prediction.strip() or is_refusal(prediction):
         return None
+    concluded = _CONCLUSION.findall(prediction)
+    if concluded and concluded[-1].lower() in names:
+        return names.index(concluded[-1].lower())
     if "maybe" in names and conditions and MAYBE.search(prediction):
         return names.index("maybe")
     return names.index("no") if answers_no(prediction, question) else names.index("yes")
@@ -315,9 +342,13 @@ def closed_form_right(prediction: str, reference: str, options: list[str], quest
     rest, ref_rest = _rest(prediction), _rest(reference)
     if "Maybe" not in options and QUALIFIED.search(rest) and not QUALIFIED.search(ref_rest):
         return False
+    if QUALIFIED.search(ref_rest) and ABSOLUTE.search(rest) and not ABSOLUTE.search(ref_rest):
+        return False
     wanted, stated = _numbers(ref_rest), _numbers(rest)
     wrong_value = bool(wanted and stated and not wanted & stated) or wrong_unit(rest, ref_rest)
-    return not (wrong_value or contradicts(rest, ref_rest) or hedges(rest, ref_rest))
+    # the question's own claim is what the yes or the no answers: the rest is checked against what
+    # the reference adds to it
+    return not (wrong_value or contradicts(rest, ref_rest, question) or hedges(rest, ref_rest))
 
 
 def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
@@ -332,14 +363,16 @@ def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
         "rouge_l": rouge_l(prediction, refs),
         "key_fact_recall": key_fact_recall(said, wanted, idf, canonical(item.get("question") or "")),
         "refusal": float(is_refusal(prediction)),
-        "contradiction": float(contradicts(said, wanted[0])),
+        # a negated question is answered in its own words: "When may an eviction not be carried
+        # out?" "Evictions can't be carried out on Sundays" negates nothing of "On a Sunday"
+        "contradiction": float(contradicts(said, wanted[0]) and not is_negated(item.get("question") or "")),
     }
     unsure = hedges(prediction, item["reference"]) or wrong_unit(prediction, item["reference"])
     form = answer_form(item.get("answer_type"), item.get("aliases", []), item["reference"])
     if item.get("kind") == "unanswerable":
         scores["accuracy"], scores["accuracy_rule"] = scores["refusal"], "refusal"
     elif form == "short":
-        stated = scores["span_match"] or states_every_term(said, wanted)
+        stated = scores["span_match"] or states_every_term(said, wanted, canonical(item.get("question") or ""))
         ok = stated and not scores["contradiction"] and not unsure
         scores["accuracy"], scores["accuracy_rule"] = float(ok), "exact match"
     elif form in CLOSED_FORM:
@@ -351,7 +384,11 @@ def score_answer(prediction: str, item: dict, idf: IdfTable) -> dict:
         scores["accuracy_rule"] = "yes/no, said or implied"
         scores["form_ok"] = float(begins_with_option(prediction, opts) is not None)
     else:
-        ok = scores["key_fact_recall"] >= KEY_FACT_PASS and not scores["contradiction"] and not unsure
+        # a sentence labelled short also passes by stating one of its short forms ("Just one." for
+        # "No more than 1 request, unless ...", alias "one")
+        stated = scores["key_fact_recall"] >= KEY_FACT_PASS or (
+            form == "sentence" and span_match(said, wanted[1:]) > 0)
+        ok = stated and not scores["contradiction"] and not unsure and not substitutes_a_number(prediction, refs)
         scores["accuracy"] = float(ok)
         scores["accuracy_rule"] = ("key-fact recall (labelled short, scored as a sentence)" if form == "sentence"
                                    else "key-fact recall")

@@ -22,8 +22,9 @@ from assistant.text import fact_terms, stem
 CUES = {"not", "no", "never", "none", "nothing", "nobody", "neither", "nor", "cannot", "cant", "isnt", "arent",
         "wasnt", "werent", "dont", "doesnt", "didnt", "wont", "wouldnt", "shouldnt", "couldnt", "hasnt",
         "havent", "hadnt", "mustnt", "neednt",
-        # a prohibition answers "can I ...?" with no: "Letting fees are prohibited"
-        "prohibited", "forbidden", "banned", "barred", "abolished", "disallowed"}
+        # a prohibition answers "can I ...?" with no: "Letting fees are prohibited"; so does advice
+        # against it ("Should I take ibuprofen?" "It's best avoided")
+        "prohibited", "forbidden", "banned", "barred", "abolished", "disallowed", "avoid", "avoided"}
 # phrases with a cue that negate nothing ("no later than 30 days" is a deadline)
 NOT_NEGATIONS = re.compile(r"\b(no|not) (later|more|less|fewer|earlier|sooner|longer) than\b|\bnot only\b"
                            r"|\bno matter\b|\bif not\b|\bnot (to )?exceed", re.I)
@@ -32,7 +33,10 @@ _ASIDE = re.compile(r",\s*(not\b[^,;.]*)")
 # a negation does not reach past a clause: punctuation, a contrast, or a subordinate clause
 # ("is not given when the QTc is above 470": the QTc clause is not negated)
 _CLAUSE_END = re.compile(r"[;:()]|[.!?](?=\s|$)|,\s*(?:while|so|which|otherwise)\b"
-                         r"|\b(?:but|however|although|though|whereas|because(?! of)|when|unless|if|until)\b|\bsince\b(?!\s+\d)", re.I)
+                         r"|\b(?:but|however|although|though|whereas|because(?! of)|when|unless|if)\b|\b(?:since|until)\b(?!\s+\d)"
+                         # "and" that starts a second predicate: "installs for one user and does not need admin rights"
+                         r"|\band\b(?=\s+(?:does|do|did|is|are|was|were|can|cannot|will|must|should|has|have|had|may|needs?)\b)",
+                         re.I)
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 # words that state the opposite of each other without a negation: "given before the session" is
 # not "given after the session"; a clause with one, where the reference's has the other, negates it
@@ -53,12 +57,21 @@ def _words(clause: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(clause)]
 
 
+def is_negated(text: str) -> bool:
+    """Whether any clause of the text is negated ("When may an eviction not be carried out?")."""
+    return any(negated for negated, _, _ in clauses(text))
+
+
 def _is_cue(word: str) -> bool:
     return word.replace("'", "") in CUES or word.endswith("n't")
 
 
 def _negated(words: list[str]) -> bool:
     return any(_is_cue(w) for w in words)
+
+
+# adverbs that soften a bare answer without adding a fact: "Not usually; they need 12 months"
+_HEDGING = {"usually", "generally", "normally", "typically", "ordinarily", "necessarily", "really", "quite"}
 
 
 def answers_no(answer: str, question: str) -> bool:
@@ -70,7 +83,7 @@ def answers_no(answer: str, question: str) -> bool:
     if not parts:
         return False
     first = _words(parts[0])
-    if not fact_terms(" ".join(w for w in first if not _is_cue(w))):
+    if not fact_terms(" ".join(w for w in first if not _is_cue(w) and w not in _HEDGING)):
         return _negated(first)
     asked = {stem(t[5:]) if t.startswith("name:") else t for t in fact_terms(question)}
     scored = [(len(asked & {stem(t[5:]) if t.startswith("name:") else t for t in fact_terms(p)}), _negated(_words(p)))
@@ -101,17 +114,26 @@ def _opposed(said: set[str], meant: set[str]) -> bool:
                or (b in meant and a in said and b not in said and a not in meant) for a, b in pairs)
 
 
-def contradicts(answer: str, reference: str) -> bool:
+def contradicts(answer: str, reference: str, given: str = "") -> bool:
     """Whether the answer's clauses that state a clause of the reference (share most of its
     terms, and at least two) all have the opposite polarity: a negation one of them lacks, or a
-    word the other states the opposite of (OPPOSITES)."""
+    word the other states the opposite of (OPPOSITES). With `given` (a yes/no question, whose own
+    claim the yes or the no answers), a clause of the reference that adds at least two terms of
+    its own is matched by those alone ("Team Space files belong to the organisation" is not what
+    "files in a Team Space do not have to be transferred" negates); one that restates the question
+    by all its terms."""
     said = clauses(answer)
     if not said:
         return False
+    asked = {t for _, terms, _ in clauses(given) for t in terms}
     for negated, terms, words in clauses(reference):
+        if len(terms - asked) >= 2:
+            terms, ignored = terms - asked, asked
+        else:
+            ignored = set()
         if len(terms) < 2:  # one word is too little to tell a claim from a passing mention
             continue
-        shared = [len(c_terms & terms) for _, c_terms, _ in said]
+        shared = [len((c_terms - ignored) & terms) for _, c_terms, _ in said]
         best = max(shared)
         if best >= 2 and all((n != negated) != _opposed(w, words) for (n, _, w), k in zip(said, shared) if k == best):
             return True

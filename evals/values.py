@@ -2,7 +2,7 @@
 what it says and not how it spells it: "5GB" = "5 GB" = "five gigabytes", "$12.00" = "12 dollars",
 "2/5/20" = "February 5, 2020" = "2020-02-05", "8 a.m." = "08:00" = "8 in the morning", "half a
 gigabyte" = "500 MB", "a quarter of an hour" = "15 minutes", "twenty-four hours" = "a day" = "24 h",
-"a fortnight" = "14 days", "US dollars" = "USD".
+"a fortnight" = "14 days", "daily" = "every day", "US dollars" = "USD".
 
 `canonical(text)` rewrites a text with every value it recognises in one spelling (dates as ISO
 `2020-02-05`, numbers as digits without thousands separators or trailing zeros, units by one
@@ -71,6 +71,8 @@ _SCALE_WORDS = {"thousand": 1000, "million": 1_000_000}  # "hundred" is a number
 _SPELLED = "|".join(sorted([*NUMBER_WORDS, *_SCALE_WORDS], key=len, reverse=True))
 _COMPOUND = re.compile(rf"\b(?:{_SPELLED})(?:(?:[\s-]+|\s+and\s+)(?:{_SPELLED}))+\b", re.I)
 _FORTNIGHT = re.compile(r"\b(?:an?\s+)?fortnight\b", re.I)
+# "daily" is "every day" ("8-hourly", an interval, is left as it is)
+_DAILY = re.compile(r"(?<![\w-])daily\b", re.I)
 _UNIT_AHEAD = rf"[\s-]+(?:an?\s+)?({_UNIT_WORDS})(?![a-z])"
 # fractions of a unit, as answers say them: "four and a half hours", "half a gigabyte", "a quarter
 # of an hour", "quarter-hour"; and "a day" is one day (not after "once"/"twice": a rate is no amount)
@@ -191,7 +193,7 @@ def canonical(text: str) -> str:
     # spelled numbers first, so that "six in the evening" is a time and "twenty-four hours" an amount
     text = _COMPOUND.sub(_compound, _SPACED_THOUSANDS.sub(r"\1\2", text))
     text = _NUMBER_WORD.sub(lambda m: str(NUMBER_WORDS[(m[1] or m[2]).lower()]), text)
-    text = _FORTNIGHT.sub("2 weeks", text)
+    text = _DAILY.sub("every day", _FORTNIGHT.sub("2 weeks", text))
     text = _times(_dates(text))
     for names, code in CURRENCY_NAMES.items():
         text = re.sub(rf"\b(?:{names})\b", code, text, flags=re.I)

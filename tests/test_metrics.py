@@ -288,3 +288,58 @@ def test_terms_the_question_names_are_not_facts_to_recall():
             "split into several ZIP files.", "aliases": [], "kind": "unseen", "answer_type": "long"}
     assert m.score_answer("Exports larger than 50 GB are deleted.", item, IDF)["accuracy"] == 0.0
     assert m.score_answer("They are split into ZIP files.", item, IDF)["accuracy"] == 1.0
+
+
+@pytest.mark.parametrize("answer, question, reference, answer_type, aliases, right", [
+    # a yes or a no said after the reasons, or a bare "not" softened by an adverb
+    ("Only if the agreement sets out a fair method, and here it doesn't, so no.",
+     "Can the landlord charge for the shared meter when the agreement sets out no method?",
+     "No, not unless the agreement sets out a fair method of apportioning it.", "yes/no", [], True),
+    ("Not usually; they need 12 months of service unless the reason was prohibited.",
+     "Can an employee with 8 months of service claim unfair dismissal?",
+     "No, an employee needs 12 months of continuous service, unless the reason was prohibited.", "yes/no", [], True),
+    # advice against it is a no
+    ("It's best avoided unless your doctor has told you to take it.", "Should patients on warfarin take ibuprofen?",
+     "No, avoid ibuprofen unless a doctor has told you to take it.", "yes/no", [], True),
+    # what the reference adds is compared, not the question's own claim, which the no answers...
+    ("No, files in a Team Space do not have to be transferred when the person who added them leaves.",
+     "Do files in a Team Space have to be transferred when the person who added them leaves?",
+     "No, Team Space files belong to the organisation, so nothing changes when a person leaves.", "yes/no", [], True),
+    ("It doesn't; it installs just for the current user.", "Does the Windows installer need administrator rights?",
+     "No, it installs for the current user only and does not need administrator rights.", "yes/no", [], True),
+    # ...unless the answer says the question's claim after its no
+    ("No, Avalon trains machine learning models on the contents of the file.",
+     "Does Avalon train machine learning models on the contents of customer files?",
+     "No, Avalon does not use the contents of customer files to train machine learning models.", "yes/no", [], False),
+    # an absolute where the reference makes an exception
+    ("Yes, always, whatever the cost to the employer.", "Must an employer accommodate an employee's religious practice?",
+     "Yes, unless it would cause unjustifiable hardship.", "yes/no", [], False),
+    # a negated question is answered in its own words
+    ("Evictions can't be carried out on Sundays or public holidays, or between 6 pm and 7 am.",
+     "When may an eviction not be carried out?", "On a Sunday or a public holiday, or between 6 pm and 7 am.",
+     "long", [], True),
+    # a number of the reference left out and another stated in its place
+    ("A standard form contract where a party employs fewer than 50 people and the price is under 250,000 crowns.",
+     "What is a small business contract?",
+     "A standard form contract in which a party employs fewer than 20 people and the price is under 250,000 crowns.",
+     "long", [], False),
+    # a short form of a sentence labelled short; a unit the question names
+    ("Just one.", "How many flexible working requests can an employee make in 12 months?",
+     "No more than 1 request, unless circumstances have significantly changed.", "short", ["one"], True),
+    ("12.", "How much does the Team plan cost per user per month in US dollars?", "$12 per user per month.",
+     "short", ["$12"], True),
+    ("8 am to 10 pm daily.", "Between what hours are drug levels run?", "Between 08:00 and 22:00 every day.",
+     "short", [], True),
+])
+def test_readings_of_the_second_held_out_set(answer, question, reference, answer_type, aliases, right):
+    """Rules written after reading the first held-out set's disagreements (session 12): each
+    case is one a careful reader decided the other way."""
+    item = {"question": question, "reference": reference, "aliases": aliases, "kind": "paraphrase",
+            "answer_type": answer_type}
+    assert m.score_answer(answer, item, IDF)["accuracy"] == float(right)
+
+
+def test_refusals_that_name_the_source():
+    assert m.is_refusal("That isn't something the help centre covers.")
+    assert m.is_refusal("Avalon doesn't publish its headcount in the help centre.")
+    assert not m.is_refusal("It is not something you need to do.")
