@@ -23,12 +23,13 @@ held-out set becomes dev once read, and a fresh one is written:
   sh-*   160 triples, dev since they were read. Written after that, without running the scorer on
          them (45 real answers of the three approaches on support, the rest written to the same
          cases); quoted once, kappa 0.599 (0.468 to 0.722), then read.
-  sh2-*  170 triples marked `"part": "holdout"`. Written by other readers than the rules' author,
-         from a labelling brief (tests/data/LABELLING.md), without seeing the scorer (45 real answers of base, ft and rag on
-         support test items, copied verbatim from an evaluation run; the rest written for legal and
-         medical questions to the same cases); 10 that repeated a read triple's answer were
-         dropped. Scored once with the scorer frozen: kappa 0.459 (0.327 to 0.587); the scorer
-         before the rules the sh-* set led to scored them 0.435.
+  sh2-*  170 triples marked `"part": "holdout"`. Written by other readers than the rules'
+         author, from a labelling brief (tests/data/LABELLING.md), without seeing the scorer
+         (45 real answers of base, ft and rag on support test items, copied verbatim from an
+         evaluation run; the rest written for legal and medical questions to the same cases);
+         10 that repeated a read triple's answer were dropped. Scored once with the scorer
+         frozen: kappa 0.459 (0.327 to 0.587); the scorer before the rules the sh-* set led to
+         scored them 0.435.
 
 Kappa comes with a 95% bootstrap interval over the triples (--part; default holdout).
 
