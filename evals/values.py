@@ -71,7 +71,7 @@ _SCALE_WORDS = {"thousand": 1000, "million": 1_000_000}  # "hundred" is a number
 _SPELLED = "|".join(sorted([*NUMBER_WORDS, *_SCALE_WORDS], key=len, reverse=True))
 _COMPOUND = re.compile(rf"\b(?:{_SPELLED})(?:(?:[\s-]+|\s+and\s+)(?:{_SPELLED}))+\b", re.I)
 _FORTNIGHT = re.compile(r"\b(?:an?\s+)?fortnight\b", re.I)
-# "daily" is "every day" ("8-hourly", an interval, is left as it is)
+# "daily" is "every day" (not after a hyphen: "twice-daily" is left as one word)
 _DAILY = re.compile(r"(?<![\w-])daily\b", re.I)
 _UNIT_AHEAD = rf"[\s-]+(?:an?\s+)?({_UNIT_WORDS})(?![a-z])"
 # fractions of a unit, as answers say them: "four and a half hours", "half a gigabyte", "a quarter
