@@ -208,11 +208,11 @@ def key_fact_recall(prediction: str, references: list[str], idf: IdfTable, quest
     has no others ("What happens to exports over 50 GB?": the fact is "split into ZIP files").
     Best over aliases."""
     answer = answer_terms(prediction)
-    asked = {_unnamed(t) for t in content_terms(question)} if question else set()
+    asked = {_plain(t) for t in content_terms(question)} if question else set()
     best = 0.0
     for ref in references:
         terms = set(content_terms(ref))
-        terms = {t for t in terms if _unnamed(t) not in asked} or terms
+        terms = {t for t in terms if _plain(t) not in asked} or terms
         if not terms:
             continue
         total = sum(idf.weight(t) for t in terms)
@@ -227,14 +227,9 @@ def states_every_term(prediction: str, references: list[str], question: str = ""
     span match misses. Terms the question names are given, as in key_fact_recall: "12." answers
     "How much is it per user per month in US dollars?" ("$12 per user per month")."""
     said = answer_terms(prediction)
-    asked = {_unnamed(t) for t in content_terms(question)} if question else set()
-    return any(terms and ({t for t in terms if _unnamed(t) not in asked} or terms) <= said
+    asked = {_plain(t) for t in content_terms(question)} if question else set()
+    return any(terms and ({t for t in terms if _plain(t) not in asked} or terms) <= said
                for terms in (set(content_terms(r)) for r in references))
-
-
-def _unnamed(term: str) -> str:
-    """A term without its name marker: "USD" in a question is the "usd" of "12 usd"."""
-    return term[5:] if term.startswith("name:") else term
 
 
 def substitutes_a_number(prediction: str, references: list[str]) -> bool:
