@@ -5,24 +5,31 @@ training pairs of the shipped support corpus, built by the project's own QAExamp
 repeated if fewer), same LoRA (FinetuneConfig's: rank 64, alpha 128, all linear layers, no
 dropout), same optimiser (AdamW, lr 2e-4, cosine, seed 0), same precision
 (llm.resolve_precision("auto"): bf16 autocast where the CPU runs bf16 natively, the frozen
-weights then in bf16 for ours and TRL; else fp32), batch 8, 1 warm-up step + --steps timed steps:
+weights then in bf16 for ours and TRL; else fp32), batch 8, --warmup steps + --steps timed steps:
 
   ours              what build_adapter uses: its encoding, its collator (each batch padded to
                     its longest example), batches grouped by length, the vocabulary projection
                     only at the answer positions, the adapted layers' bf16 input kept as it is,
                     eager attention for batches up to finetune.EAGER_ATTENTION_UP_TO tokens wide
-                    (bf16 on a CPU; SDPA above)
+                    (bf16 on a CPU; SDPA above), each decoder layer compiled (torch.compile, as
+                    build_adapter does for builds of finetune.COMPILE_FROM_STEPS steps or more:
+                    the compiling falls in the warm-up steps, printed as "warm-up")
   trl               TRL SFTTrainer, prompt-completion dataset, completion-only loss, its
                     default collator (pads each batch to its longest; random batches)
   trl_padding_free  the same with padding_free=True (TRL requires max_length=None then)
   trl_packing       the same with packing=True (bfd, max_length 1024); --pack-rows rows of
                     1024 tokens per step (1 row: about 9 examples, the tokens of a batch of 8)
+  trl_compile       the default collator with torch_compile=True (TrainingArguments': the whole
+                    model compiled), what a TRL user would turn on for speed
   plain             a plain transformers Trainer + peft: every example padded to 512 tokens,
                     random batches, default collator (the baseline of this benchmark before TRL)
 
 TRL runs without gradient checkpointing (SFTConfig turns it on by default: it trades speed
 for memory, and no other configuration here recomputes activations). The fastest of the
-three TRL configurations is the named baseline.
+TRL configurations is the named baseline. The timed steps leave out the warm-up steps, where
+compiling happens: their time is printed beside them. Two by default: ours compiles one graph per
+attention implementation, and its length-grouped order starts with the widest batch (SDPA), then
+narrower ones (eager attention).
 
 Each training runs in its own subprocess, one after the other, so that its peak resident
 memory (assistant.memory.PeakMemory) is its own; --repeats rounds over the configurations
@@ -64,8 +71,8 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
-CONFIGS = ("ours", "trl", "trl_padding_free", "trl_packing", "plain")
-TRL_CONFIGS = ("trl", "trl_padding_free", "trl_packing")
+CONFIGS = ("ours", "trl", "trl_padding_free", "trl_packing", "trl_compile", "plain")
+TRL_CONFIGS = ("trl", "trl_padding_free", "trl_packing", "trl_compile")
 PLAIN_LENGTH = 512
 PACK_LENGTH = 1024  # SFTConfig's default max_length, the packed row length
 DOMAIN = "support"
@@ -96,7 +103,10 @@ def callbacks():
 
     class Recorder(TrainerCallback):
         def __init__(self):
-            self.marks, self.losses = [], []
+            self.marks, self.losses, self.begin = [], [], None
+
+        def on_train_begin(self, args, state, control, **kw):
+            self.begin = time.perf_counter()
 
         def on_step_end(self, args, state, control, **kw):
             self.marks.append(time.perf_counter())
@@ -126,13 +136,13 @@ def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
     import torch
     from transformers import PrinterCallback, set_seed
 
-    from assistant.finetune import FinetuneConfig, data_collator, encode_examples, lora_config, lora_model
-    from assistant.finetune import trainer_class, training_arguments
+    from assistant.finetune import FinetuneConfig, compile_blocks, data_collator, encode_examples, lora_config
+    from assistant.finetune import lora_model, trainer_class, training_arguments
 
     tok = llm.tokenizer
-    config = FinetuneConfig(batch_size=opts.batch_size, max_steps=opts.steps + 1, probe_questions=0,
+    config = FinetuneConfig(batch_size=opts.batch_size, max_steps=opts.steps + opts.warmup, probe_questions=0,
                             warmup_ratio=0.0, learning_rate=LR)
-    common = dict(per_device_train_batch_size=opts.batch_size, max_steps=opts.steps + 1, learning_rate=LR,
+    common = dict(per_device_train_batch_size=opts.batch_size, max_steps=opts.steps + opts.warmup, learning_rate=LR,
                   lr_scheduler_type="cosine", warmup_steps=0, weight_decay=0.0, save_strategy="no", report_to="none",
                   disable_tqdm=True, use_cpu=True, logging_steps=1, seed=0, data_seed=0, bf16=precision == "bf16",
                   dataloader_num_workers=0)
@@ -143,6 +153,7 @@ def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
         args = training_arguments(config, Path(out), "cpu", has_val=False, precision=precision)
         args.save_strategy = "no"
         model = lora_model(llm, config, precision)
+        compile_blocks(model)  # as build_adapter does for a build of COMPILE_FROM_STEPS steps or more
         trainer = trainer_class(config.seed)(model=model, args=args, train_dataset=train_set,
                                              data_collator=data_collator(tok), callbacks=[recorder])
     elif name == "plain":
@@ -167,6 +178,7 @@ def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
         eot = end_of_turn(tok)  # what our encoding appends; TRL would append its eos, the same token here
         data = Dataset.from_list([{"prompt": e.prompt, "completion": e.answer + eot} for e in examples])
         kind = dict(trl=dict(max_length=config.max_length),
+                    trl_compile=dict(max_length=config.max_length, torch_compile=True),
                     trl_padding_free=dict(padding_free=True, max_length=None),
                     trl_packing=dict(packing=True, packing_strategy="bfd", max_length=PACK_LENGTH))[name]
         if name == "trl_packing":
@@ -200,13 +212,15 @@ def worker(name: str, opts) -> dict:
         trainer = make_trainer(name, llm, examples, opts, precision, recorder)
         trainer.data_collator = counting(trainer.data_collator, batches)
         trainer.train()
-    steps = len(recorder.marks) - 1  # the first step is the warm-up
-    seconds = recorder.marks[-1] - recorder.marks[0]
-    timed = batches[1:steps + 1]
+    warm = opts.warmup
+    steps = len(recorder.marks) - warm
+    seconds = recorder.marks[-1] - recorder.marks[warm - 1]
+    timed = batches[warm:warm + steps]
     real = sum(b[0] for b in timed)
     return {"name": name, "precision": precision, "threads": torch.get_num_threads(), "distinct_pairs": distinct,
             "tokens_per_s": real / seconds, "timed_steps": steps, "seconds": seconds,
-            "step_s": [round(b - a, 2) for a, b in zip(recorder.marks, recorder.marks[1:])],
+            "step_s": [round(b - a, 2) for a, b in zip(recorder.marks[warm - 1:], recorder.marks[warm:])],
+            "warmup_s": round(recorder.marks[warm - 1] - recorder.begin, 1),
             "real_tokens": real, "trained_tokens": sum(b[1] for b in timed), "computed_tokens": sum(b[2] for b in timed),
             "losses": recorder.losses, "rss_start_mb": rss_start, **memory.figures()}
 
@@ -262,7 +276,7 @@ def lora_flops_per_token(f: dict) -> float:
 def run_worker(name: str, opts) -> dict:
     steps = opts.plain_steps if name == "plain" else opts.steps
     argv = [sys.executable, __file__, "--worker", name, "--steps", str(steps), "--pairs", str(opts.pairs),
-            "--batch-size", str(opts.batch_size), "--pack-rows", str(opts.pack_rows)]
+            "--batch-size", str(opts.batch_size), "--pack-rows", str(opts.pack_rows), "--warmup", str(opts.warmup)]
     if opts.base_model:
         argv += ["--base-model", opts.base_model]
     at_start, t0 = load(), time.perf_counter()
@@ -279,6 +293,7 @@ def summarise(runs: list[dict]) -> dict:
     return {"name": median["name"], "tokens_per_s": round(median["tokens_per_s"], 1),
             "repeats_tokens_per_s": [round(r["tokens_per_s"], 1) for r in runs],
             "s_per_step": round(median["seconds"] / median["timed_steps"], 2), "timed_steps": median["timed_steps"],
+            "warmup_s": median["warmup_s"],
             "real_tokens_per_step": round(median["real_tokens"] / median["timed_steps"]),
             "trained_tokens_per_step": round(median["trained_tokens"] / median["timed_steps"]),
             "padding_share": round(1 - median["real_tokens"] / median["computed_tokens"], 3),
@@ -289,7 +304,8 @@ def summarise(runs: list[dict]) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--base-model", default=None)
-    ap.add_argument("--steps", type=int, default=8, help="timed optimizer steps, after 1 warm-up step")
+    ap.add_argument("--steps", type=int, default=8, help="timed optimizer steps, after the warm-up steps")
+    ap.add_argument("--warmup", type=int, default=2, help="untimed steps first (compiling), each configuration")
     ap.add_argument("--plain-steps", type=int, default=2,
                     help="timed steps of the plain Trainer (each computes 512 x batch tokens: the slowest by far)")
     ap.add_argument("--plain-repeats", type=int, default=1, help="rounds the plain Trainer takes part in")
@@ -297,11 +313,15 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="rounds over the configurations; the median counts")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--pack-rows", type=int, default=1, help="packed rows of 1024 tokens per step (trl_packing)")
-    ap.add_argument("--configs", default=",".join(CONFIGS), help="comma-separated subset of " + ", ".join(CONFIGS))
+    ap.add_argument("--configs", default=",".join(c for c in CONFIGS if c != "trl_compile"),
+                    help="comma-separated subset of " + ", ".join(CONFIGS) + " (default: all but trl_compile, which "
+                    "recompiles at every new batch shape: minutes a step)")
     ap.add_argument("--target", type=float, default=2.0, help="target ratio ours / TRL's best")
     ap.add_argument("--memory-target", type=float, default=0.5, help="target peak RSS ours / TRL's best")
     ap.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)
     opts = ap.parse_args()
+    if opts.warmup < 1:
+        ap.error("--warmup: at least 1 (the first step allocates and compiles)")
     if opts.worker:
         print(RESULT + json.dumps(worker(opts.worker, opts)), flush=True)
         return
@@ -323,7 +343,7 @@ def main() -> None:
           f"{'runs' if cpu_has_bf16() else 'does not run'} bf16 natively); {torch.get_num_threads()} threads; "
           f"load {load()} (/proc/loadavg) on {os.cpu_count()} CPUs")
     print(f"{opts.pairs} support train pairs (mean {f['mean_length']:.0f} tokens, {f['answer_share']:.0%} of them "
-          f"answer), batch {opts.batch_size}, 1 warm-up + {opts.steps} timed steps (plain: {opts.plain_steps}, in "
+          f"answer), batch {opts.batch_size}, {opts.warmup} warm-up + {opts.steps} timed steps (plain: {opts.plain_steps}, in "
           f"{min(opts.plain_repeats, opts.repeats)} round(s)); "
           f"{opts.repeats} rounds over the configurations, each run in its own process, one after the other")
     peaks = [matmul_peak(precision)]
@@ -334,7 +354,8 @@ def main() -> None:
                 continue
             r = run_worker(name, opts)
             runs[name].append(r)
-            print(f"  round {round_ + 1} {name:<17} {r['tokens_per_s']:>7.1f} real tokens/s  steps {r['step_s']} s  "
+            print(f"  round {round_ + 1} {name:<17} {r['tokens_per_s']:>7.1f} real tokens/s  warm-up "
+                  f"{r['warmup_s']} s, then {r['step_s']} s  "
                   f"peak RSS {r['peak_rss_mb']:.0f} MB  {r['wall_s']:.0f} s in all, load at start {r['load']}",
                   flush=True)
     peaks.append(matmul_peak(precision))
@@ -349,13 +370,15 @@ def main() -> None:
           f"+ 4 x {f['lm_head'] / 1e6:.1f}M LM head x {f['answer_share']:.1%} answer tokens = "
           f"{per_token / f['body_linear']:.2f} x the non-embedding parameters (the usual 6N: "
           f"{six_n / 1e6:.0f}M, MFU in brackets)")
-    print(f"\n{'configuration':<17} {'tokens/s':>9} {'repeats':<22} {'s/step':>7} {'tok/step':>8} {'padding':>8} "
+    print(f"\n{'configuration':<17} {'tokens/s':>9} {'repeats':<22} {'s/step':>7} {'warm-up':>8} {'tok/step':>8} "
+          f"{'padding':>8} "
           f"{'peak RSS':>9} {'MFU':>6} {'(6N)':>6} {'mean loss':>9}")
     for name, r in results.items():
         r["model_gflops"] = round(per_token * r["tokens_per_s"] / 1e9, 1)
         r["mfu"] = round(r["model_gflops"] / peak, 3)
         r["mfu_6n"] = round(six_n * r["tokens_per_s"] / 1e9 / peak, 3)
         print(f"{name:<17} {r['tokens_per_s']:>9.1f} {str(r['repeats_tokens_per_s']):<22} {r['s_per_step']:>7.2f} "
+              f"{r['warmup_s']:>8.1f} "
               f"{r['real_tokens_per_step']:>8} {r['padding_share']:>8.0%} {r['peak_rss_mb']:>6.0f} MB "
               f"{r['mfu']:>6.1%} {r['mfu_6n']:>6.1%} {r['mean_loss']:>9.4f}")
     for name, r in results.items():
@@ -385,7 +408,7 @@ def main() -> None:
     summary.update(precision=precision, mfu=ours["mfu"], matmul_peak_gflops=round(peak, 1),
                    lora_flops_per_token=round(per_token), six_n_flops_per_token=six_n, steps=opts.steps,
                    pairs=opts.pairs, repeats=opts.repeats, load=load(), wall_s=round(total),
-                   configs={n: {k: r[k] for k in ("tokens_per_s", "repeats_tokens_per_s", "peak_rss_mb", "mfu",
+                   configs={n: {k: r[k] for k in ("tokens_per_s", "repeats_tokens_per_s", "warmup_s", "peak_rss_mb", "mfu",
                                                   "padding_share", "mean_loss", "loads")}
                             for n, r in results.items()})
     print(json.dumps(summary))

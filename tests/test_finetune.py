@@ -278,6 +278,58 @@ def test_answer_only_logits_give_the_same_loss_and_gradients(tmp_path, tiny_llm_
             torch.testing.assert_close(g_ours[n], p.grad, rtol=1e-4, atol=1e-6)
 
 
+def test_compiled_layers_compute_the_same_loss_and_gradients(tmp_path, tiny_llm_path):
+    """compile_blocks compiles each decoder layer in place: the same loss and adapter gradients as
+    the uncompiled model, at two batch widths (dynamic shapes), and the same parameter names
+    (the adapter saves as before)."""
+    from transformers import TrainingArguments
+
+    from assistant.finetune import compile_blocks, lora_model, trainer_class
+
+    seen = []
+    for compiled in (False, True):
+        llm = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
+        b = QAExamples("Avalon.")
+        batches = [data_collator(llm.tokenizer)([encode_example(llm.tokenizer, b.build(QAPair(str(i), q * k, a), llm), 200)
+                                                 for i, (q, a) in enumerate(FACTS[:4])]) for k in (1, 3)]
+        assert batches[0]["input_ids"].shape[1] != batches[1]["input_ids"].shape[1]
+        torch.manual_seed(0)
+        model = lora_model(llm, tiny_config(dropout=0.0), "fp32")
+        if compiled:
+            assert compile_blocks(model) == llm.model.config.num_hidden_layers
+        for n, p in model.named_parameters():  # a non-zero LoRA B, so that the adapter path matters
+            if "lora_B" in n:
+                p.data.normal_(0, 0.1)
+        layers = [m for m in model.modules() if type(m).__name__ == "LlamaDecoderLayer"]
+        assert sum(m._compiled_call_impl is not None for m in layers) == (len(layers) if compiled else 0)
+        trainer = trainer_class(0)(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True,
+                                                                       report_to="none"))
+        figures = []
+        for batch in batches:
+            loss = trainer.compute_loss(model, dict(batch))
+            loss.backward()
+            figures.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}))
+            model.zero_grad()
+        seen.append((figures, sorted(model.state_dict())))
+    (eager, eager_names), (compiled, compiled_names) = seen
+    assert eager_names == compiled_names
+    for (loss_e, grads_e), (loss_c, grads_c) in zip(eager, compiled):
+        torch.testing.assert_close(loss_c, loss_e, rtol=1e-4, atol=1e-5)
+        assert grads_c.keys() == grads_e.keys()
+        for n in grads_e:
+            torch.testing.assert_close(grads_c[n], grads_e[n], rtol=1e-3, atol=1e-5)
+
+
+def test_auto_compiles_only_builds_long_enough_to_repay_it():
+    from assistant.finetune import COMPILE_FROM_STEPS, compiles, planned_steps
+
+    nine = FinetuneConfig(batch_size=8, epochs=9)
+    assert planned_steps(nine, 64) == 72 and planned_steps(FinetuneConfig(max_steps=5), 10**6) == 5
+    assert planned_steps(FinetuneConfig(batch_size=8, grad_accum=2, epochs=1), 33) == 2  # as the Trainer counts
+    assert not compiles(nine, COMPILE_FROM_STEPS - 1) and compiles(nine, COMPILE_FROM_STEPS)
+    assert compiles(FinetuneConfig(compile="on"), 1) and not compiles(FinetuneConfig(compile="off"), 10**6)
+
+
 def test_training_shapes_come_from_a_bounded_set(tiny_llm_path):
     """Batch lengths and the count of projected answer positions are multiples of SHAPE_MULTIPLE
     (oneDNN keeps a primitive per matmul shape: new shapes every step grew the build's memory)."""
