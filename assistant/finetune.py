@@ -59,10 +59,10 @@ SHAPE_MULTIPLE = 32
 # fp32 keeps SDPA until it is measured on an AVX2 machine, where fp32 is what training runs in.
 EAGER_ATTENTION_UP_TO = 128
 # compile="auto" compiles the decoder layers of builds of at least this many optimizer steps. On
-# support's quick build (135 steps, embedded model, bf16, this repo's AMX Xeon) a step took 1.30 s
-# compiled against 1.81 (medians), after 50-70 s of compiling with an empty inductor cache (the
-# build 293 s against 314; 244 s with the cache warm); a build of a few dozen steps would spend
-# more on compiling than it saves.
+# support's quick build (135 steps, embedded model, bf16, an AMX Xeon) a step took 1.30 s compiled
+# against 1.81 (medians), after 40-70 s of compiling with an empty inductor cache: about break-even
+# at 135 steps (the demo's build 294 s against 302), 244 s against 314 with the cache warm, and
+# about 400 MB less peak memory either way. A build of a few dozen steps would lose time.
 COMPILE_FROM_STEPS = 100
 
 
