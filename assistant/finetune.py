@@ -597,7 +597,7 @@ def compiles(config: FinetuneConfig, steps: int) -> bool:
 
 def compile_blocks(model) -> int:
     """Compile each repeated decoder layer in place (PyTorch's "regional compilation"), not the
-    whole model: the layers are alike, so the kernels are compiled once and reused, and the loss's
+    whole model: the layers are alike, so inductor compiles their kernels once (its cache), and the loss's
     data-dependent answer mask stays outside the graph. Returns how many layers were compiled.
 
     On a CPU most of a LoRA step outside the matmuls is small elementwise work (the adapters'
@@ -613,10 +613,10 @@ def compile_blocks(model) -> int:
     layers = [m for m in model.modules() if type(m).__name__ in blocks]
     if not layers:
         return 0
-    config = torch._dynamo.config
-    config.cache_size_limit = max(config.cache_size_limit, 8 * len(layers))
-    config.accumulated_cache_size_limit = max(config.accumulated_cache_size_limit, 32 * len(layers))
-    config.suppress_errors = True
+    dynamo = torch._dynamo.config
+    dynamo.cache_size_limit = max(dynamo.cache_size_limit, 8 * len(layers))
+    dynamo.accumulated_cache_size_limit = max(dynamo.accumulated_cache_size_limit, 32 * len(layers))
+    dynamo.suppress_errors = True
     for layer in layers:
         layer.compile(dynamic=True)
     return len(layers)
