@@ -311,9 +311,9 @@ def test_compiled_layers_compute_the_same_loss_and_gradients(tmp_path, tiny_llm_
             figures.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}))
             model.zero_grad()
         seen.append((figures, sorted(model.state_dict())))
-    (eager, eager_names), (compiled, compiled_names) = seen
-    assert eager_names == compiled_names
-    for (loss_e, grads_e), (loss_c, grads_c) in zip(eager, compiled):
+    (eager, eager_names), (fused, fused_names) = seen
+    assert eager_names == fused_names
+    for (loss_e, grads_e), (loss_c, grads_c) in zip(eager, fused):
         torch.testing.assert_close(loss_c, loss_e, rtol=1e-4, atol=1e-5)
         assert grads_c.keys() == grads_e.keys()
         for n in grads_e:
