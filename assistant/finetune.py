@@ -64,6 +64,11 @@ EAGER_ATTENTION_UP_TO = 128
 # at 135 steps (the demo's build 294 s against 302), 244 s against 314 with the cache warm, and
 # about 400 MB less peak memory either way. A build of a few dozen steps would lose time.
 COMPILE_FROM_STEPS = 100
+# gradient_checkpointing="auto" recomputes activations where the layers are compiled: there it
+# costs little time and saves most of the activations. The training steps of
+# benchmarks/finetune_speed.py's "ours" (embedded model, bf16, batch 8, an AMX Xeon; 10 timed
+# steps, two rounds): compiled 890 / 829 tokens/s and peak 2199 / 2206 MB without, 850 / 837 and
+# 1362 / 1361 MB with; eager 599 tokens/s, 2631 MB without, 480 and 1473 MB with (a fifth slower).
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -121,8 +126,9 @@ class FinetuneConfig(ApproachConfig):
     batch_size: int = Field(8, ge=1, le=1024, description="examples per device per micro-batch")
     grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
     max_length: int = Field(512, ge=16, description="tokens per example (prompt + answer); longer prompts are skipped")
-    gradient_checkpointing: bool = Field(False, description="recompute activations in the backward pass: about "
-                                         "40% less peak memory for about 30% more time per step")
+    gradient_checkpointing: Literal["auto", "on", "off"] = Field(
+        "auto", description="recompute activations in the backward pass: 40% less peak memory; about a fifth "
+        "more time per step, little where the layers are compiled; auto: where they are")
     compile: Literal["auto", "on", "off"] = Field(
         "auto", description=f"compile each decoder layer (torch.compile): about a minute first, faster steps after; "
         f"auto: for builds of {COMPILE_FROM_STEPS}+ steps")
@@ -144,6 +150,12 @@ class FinetuneConfig(ApproachConfig):
     # the pre-training probe: how much of the training data the base model already knows
     probe_questions: int | None = Field(256, ge=0, description="training questions probed before training (0: skip)")
     probe_max_new_tokens: int = Field(48, ge=1, description="answer length of the probe's questions")
+
+    @field_validator("gradient_checkpointing", mode="before")
+    @classmethod
+    def _on_or_off(cls, value):
+        # a config written when this setting was a bool says true or false
+        return ("on" if value else "off") if isinstance(value, bool) else value
 
     @field_validator("lr_scheduler")
     @classmethod
@@ -514,9 +526,14 @@ def early_stopping_callback(patience: int):
 
 def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, has_val: bool, precision: str = "fp32",
                        best_at_end: bool = True, stop_on: str = "val"):
-    """The Trainer's arguments; `precision` is resolved (llm.resolve_precision): bf16 or fp32.
-    `best_at_end`: restore the checkpoint of the lowest loss on the validation set `stop_on`."""
+    """The Trainer's arguments; `precision` is resolved (llm.resolve_precision): bf16 or fp32,
+    `config` settled (`settle`: no "auto" left). `best_at_end`: restore the checkpoint of the
+    lowest loss on the validation set `stop_on`."""
     from transformers import TrainingArguments
+
+    if "auto" in (config.compile, config.gradient_checkpointing):
+        raise ValueError("training_arguments needs a settled config (finetune.settle)")
+    checkpointing = config.gradient_checkpointing == "on"
 
     return TrainingArguments(
         output_dir=str(output_dir),
@@ -536,8 +553,8 @@ def training_arguments(config: FinetuneConfig, output_dir: Path, device: str, ha
         load_best_model_at_end=has_val and best_at_end, metric_for_best_model=f"eval_{stop_on}_loss", greater_is_better=False,
         restore_callback_states_from_checkpoint=True,  # the early-stopping counter survives a resume
         bf16=precision == "bf16", use_cpu=device == "cpu",
-        activation_checkpointing=config.gradient_checkpointing,  # transformers' newer name for it
-        activation_checkpointing_kwargs={"use_reentrant": False} if config.gradient_checkpointing else None,
+        activation_checkpointing=checkpointing,  # transformers' newer name for it
+        activation_checkpointing_kwargs={"use_reentrant": False} if checkpointing else None,
         seed=config.seed, data_seed=config.seed,
         include_num_input_tokens_seen="non_padding",
         label_names=["labels"], remove_unused_columns=False, prediction_loss_only=True,
@@ -579,9 +596,7 @@ def lora_model(llm, config: FinetuneConfig, precision: str):
         for layer in model.modules():
             if isinstance(layer, BaseTunerLayer):
                 layer.cast_input_dtype_enabled = False
-    model.train()
-    if config.gradient_checkpointing:
-        model.enable_input_require_grads()  # frozen embeddings: a recomputed block needs a grad-carrying input
+    model.train()  # gradient checkpointing is the Trainer's, non-reentrant: inputs need no gradient
     return model
 
 
@@ -591,8 +606,15 @@ def planned_steps(config: FinetuneConfig, examples: int) -> int:
     return config.max_steps or math.ceil(config.epochs * per_epoch)
 
 
-def compiles(config: FinetuneConfig, steps: int) -> bool:
-    return config.compile == "on" or (config.compile == "auto" and steps >= COMPILE_FROM_STEPS)
+def settle(config: FinetuneConfig, examples: int) -> FinetuneConfig:
+    """The config with its "auto" settings decided for a build of `examples` training examples:
+    compiled from COMPILE_FROM_STEPS planned steps, checkpointed where compiled. The manifest
+    records these, what the build ran."""
+    compiled = config.compile == "on" or (config.compile == "auto"
+                                          and planned_steps(config, examples) >= COMPILE_FROM_STEPS)
+    checkpointed = config.gradient_checkpointing == "on" or (config.gradient_checkpointing == "auto" and compiled)
+    return config.model_copy(update={"compile": "on" if compiled else "off",
+                                     "gradient_checkpointing": "on" if checkpointed else "off"})
 
 
 def compile_blocks(model) -> int:
@@ -661,8 +683,9 @@ def _identity(approach: str, config: FinetuneConfig, corpus: Corpus, base_name, 
     from .llm import resolve_base_model
 
     describe = getattr(builder, "describe", None)
-    # how the steps run (compiled or not) is not what they compute: a resume may change it
-    return {"approach": approach, "config": {**config.model_dump(exclude={"compile"}), "precision": precision},
+    # how the steps run (compiled, recomputing activations) is not what they compute: a resume may change it
+    return {"approach": approach, "config": {**config.model_dump(exclude={"compile", "gradient_checkpointing"}),
+                                             "precision": precision},
             "corpus_fingerprint": corpus.fingerprint,
             "base_model": resolve_base_model(base_name).name, "examples": describe() if describe else {"builder": builder.name}}
 
@@ -850,8 +873,9 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
             raise UserError(f"every training prompt is longer than max_length={config.max_length} tokens: raise max_length")
 
         set_seed(config.seed)
+        config = settle(config, len(train_set))
         model = lora_model(llm, config, precision)
-        if compiles(config, planned_steps(config, len(train_set))):
+        if config.compile == "on":
             compile_blocks(model)
         args = training_arguments(config, ckpt_dir, device, has_val=bool(val_sets), precision=precision,
                                   best_at_end=early_stopping, stop_on=stop_on)

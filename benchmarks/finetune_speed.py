@@ -13,7 +13,10 @@ weights then in bf16 for ours and TRL; else fp32), batch 8, --warmup steps + --s
                     eager attention for batches up to finetune.EAGER_ATTENTION_UP_TO tokens wide
                     (bf16 on a CPU; SDPA above), each decoder layer compiled (torch.compile, as
                     build_adapter does for builds of finetune.COMPILE_FROM_STEPS steps or more:
-                    the compiling falls in the warm-up steps, printed as "warm-up")
+                    the compiling falls in the warm-up steps, printed as "warm-up"), and so
+                    recomputing activations in backward (gradient checkpointing, which
+                    finetune.settle turns on where the layers are compiled)
+  ours_no_checkpointing  the same keeping every activation for backward (not in the default set)
   trl               TRL SFTTrainer, prompt-completion dataset, completion-only loss, its
                     default collator (pads each batch to its longest; random batches)
   trl_padding_free  the same with padding_free=True (TRL requires max_length=None then)
@@ -24,8 +27,8 @@ weights then in bf16 for ours and TRL; else fp32), batch 8, --warmup steps + --s
   plain             a plain transformers Trainer + peft: every example padded to 512 tokens,
                     random batches, default collator (the baseline of this benchmark before TRL)
 
-TRL runs without gradient checkpointing (SFTConfig turns it on by default: it trades speed
-for memory, and no other configuration here recomputes activations). The fastest of the
+TRL runs without gradient checkpointing (SFTConfig turns it on by default: in eager mode it
+trades a fifth of the speed for memory, so TRL's fastest setting is without). The fastest of the
 TRL configurations is the named baseline. The timed steps leave out the warm-up steps, where
 compiling happens: their time is printed beside them. Two by default: ours compiles one graph per
 attention implementation, and its length-grouped order starts with the widest batch (SDPA), then
@@ -71,8 +74,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
-CONFIGS = ("ours", "trl", "trl_padding_free", "trl_packing", "trl_compile", "plain")
+CONFIGS = ("ours", "ours_no_checkpointing", "trl", "trl_padding_free", "trl_packing", "trl_compile", "plain")
 TRL_CONFIGS = ("trl", "trl_padding_free", "trl_packing", "trl_compile")
+OPTIONAL = ("ours_no_checkpointing", "trl_compile")  # not in the default set
 PLAIN_LENGTH = 512
 PACK_LENGTH = 1024  # SFTConfig's default max_length, the packed row length
 DOMAIN = "support"
@@ -137,23 +141,27 @@ def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
     from transformers import PrinterCallback, set_seed
 
     from assistant.finetune import FinetuneConfig, compile_blocks, data_collator, encode_examples, lora_config
-    from assistant.finetune import lora_model, trainer_class, training_arguments
+    from assistant.finetune import lora_model, settle, trainer_class, training_arguments
 
     tok = llm.tokenizer
+    # compiled as build_adapter compiles a build of COMPILE_FROM_STEPS steps or more, and so (settle)
+    # recomputing activations in backward, unless ours_no_checkpointing
     config = FinetuneConfig(batch_size=opts.batch_size, max_steps=opts.steps + opts.warmup, probe_questions=0,
-                            warmup_ratio=0.0, learning_rate=LR)
+                            warmup_ratio=0.0, learning_rate=LR, compile="on",
+                            gradient_checkpointing="off" if name == "ours_no_checkpointing" else "auto")
     common = dict(per_device_train_batch_size=opts.batch_size, max_steps=opts.steps + opts.warmup, learning_rate=LR,
                   lr_scheduler_type="cosine", warmup_steps=0, weight_decay=0.0, save_strategy="no", report_to="none",
                   disable_tqdm=True, use_cpu=True, logging_steps=1, seed=0, data_seed=0, bf16=precision == "bf16",
                   dataloader_num_workers=0)
     out = f"/tmp/ft-speed-{name}"
     set_seed(0)
-    if name == "ours":  # build_adapter's own model, encoding, collator, sampler, loss and TrainingArguments
+    if name.startswith("ours"):  # build_adapter's own model, encoding, collator, sampler, loss and TrainingArguments
         train_set, _ = encode_examples(tok, examples, config.max_length)
+        config = settle(config, len(train_set))
         args = training_arguments(config, Path(out), "cpu", has_val=False, precision=precision)
         args.save_strategy = "no"
         model = lora_model(llm, config, precision)
-        compile_blocks(model)  # as build_adapter does for a build of COMPILE_FROM_STEPS steps or more
+        compile_blocks(model)
         trainer = trainer_class(config.seed)(model=model, args=args, train_dataset=train_set,
                                              data_collator=data_collator(tok), callbacks=[recorder])
     elif name == "plain":
@@ -313,9 +321,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="rounds over the configurations; the median counts")
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--pack-rows", type=int, default=1, help="packed rows of 1024 tokens per step (trl_packing)")
-    ap.add_argument("--configs", default=",".join(c for c in CONFIGS if c != "trl_compile"),
-                    help="comma-separated subset of " + ", ".join(CONFIGS) + " (default: all but trl_compile, which "
-                    "recompiles at every new batch shape: minutes a step)")
+    ap.add_argument("--configs", default=",".join(c for c in CONFIGS if c not in OPTIONAL),
+                    help="comma-separated subset of " + ", ".join(CONFIGS) + " (default: all but "
+                    + " and ".join(OPTIONAL) + "; trl_compile recompiles at every new batch shape: minutes a step)")
     ap.add_argument("--target", type=float, default=2.0, help="target ratio ours / TRL's best")
     ap.add_argument("--memory-target", type=float, default=0.5, help="target peak RSS ours / TRL's best")
     ap.add_argument("--worker", choices=CONFIGS, help=argparse.SUPPRESS)

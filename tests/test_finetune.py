@@ -281,13 +281,14 @@ def test_answer_only_logits_give_the_same_loss_and_gradients(tmp_path, tiny_llm_
 def test_compiled_layers_compute_the_same_loss_and_gradients(tmp_path, tiny_llm_path):
     """compile_blocks compiles each decoder layer in place: the same loss and adapter gradients as
     the uncompiled model, at two batch widths (dynamic shapes), and the same parameter names
-    (the adapter saves as before)."""
+    (the adapter saves as before); also when the compiled layers recompute their activations in
+    backward (gradient checkpointing, as settle turns on where it compiles)."""
     from transformers import TrainingArguments
 
     from assistant.finetune import compile_blocks, lora_model, trainer_class
 
     seen = []
-    for compiled in (False, True):
+    for compiled, checkpointed in ((False, False), (True, False), (True, True)):
         llm = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
         b = QAExamples("Avalon.")
         batches = [data_collator(llm.tokenizer)([encode_example(llm.tokenizer, b.build(QAPair(str(i), q * k, a), llm), 200)
@@ -297,6 +298,8 @@ def test_compiled_layers_compute_the_same_loss_and_gradients(tmp_path, tiny_llm_
         model = lora_model(llm, tiny_config(dropout=0.0), "fp32")
         if compiled:
             assert compile_blocks(model) == llm.model.config.num_hidden_layers
+        if checkpointed:  # as the Trainer turns it on
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         for n, p in model.named_parameters():  # a non-zero LoRA B, so that the adapter path matters
             if "lora_B" in n:
                 p.data.normal_(0, 0.1)
@@ -311,23 +314,36 @@ def test_compiled_layers_compute_the_same_loss_and_gradients(tmp_path, tiny_llm_
             figures.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}))
             model.zero_grad()
         seen.append((figures, sorted(model.state_dict())))
-    (eager, eager_names), (fused, fused_names) = seen
-    assert eager_names == fused_names
-    for (loss_e, grads_e), (loss_c, grads_c) in zip(eager, fused):
-        torch.testing.assert_close(loss_c, loss_e, rtol=1e-4, atol=1e-5)
-        assert grads_c.keys() == grads_e.keys()
-        for n in grads_e:
-            torch.testing.assert_close(grads_c[n], grads_e[n], rtol=1e-3, atol=1e-5)
+    (eager, eager_names), *others = seen
+    for fused, fused_names in others:
+        assert eager_names == fused_names
+        for (loss_e, grads_e), (loss_c, grads_c) in zip(eager, fused):
+            torch.testing.assert_close(loss_c, loss_e, rtol=1e-4, atol=1e-5)
+            assert grads_c.keys() == grads_e.keys()
+            for n in grads_e:
+                torch.testing.assert_close(grads_c[n], grads_e[n], rtol=1e-3, atol=1e-5)
 
 
-def test_auto_compiles_only_builds_long_enough_to_repay_it():
-    from assistant.finetune import COMPILE_FROM_STEPS, compiles, planned_steps
+def test_auto_compiles_only_builds_long_enough_to_repay_it_and_checkpoints_where_compiled():
+    from assistant.finetune import COMPILE_FROM_STEPS, planned_steps, settle
 
     nine = FinetuneConfig(batch_size=8, epochs=9)
     assert planned_steps(nine, 64) == 72 and planned_steps(FinetuneConfig(max_steps=5), 10**6) == 5
     assert planned_steps(FinetuneConfig(batch_size=8, grad_accum=2, epochs=1), 33) == 2  # as the Trainer counts
-    assert not compiles(nine, COMPILE_FROM_STEPS - 1) and compiles(nine, COMPILE_FROM_STEPS)
-    assert compiles(FinetuneConfig(compile="on"), 1) and not compiles(FinetuneConfig(compile="off"), 10**6)
+
+    def settled(**kw):
+        s = settle(FinetuneConfig(**kw), 64)
+        return s.compile, s.gradient_checkpointing
+
+    assert settled(max_steps=COMPILE_FROM_STEPS - 1) == ("off", "off")
+    assert settled(max_steps=COMPILE_FROM_STEPS) == ("on", "on")
+    assert settled(compile="on", max_steps=1) == ("on", "on")
+    assert settled(compile="off", max_steps=10**6) == ("off", "off")
+    assert settled(compile="on", gradient_checkpointing="off") == ("on", "off")
+    assert settled(gradient_checkpointing="on", max_steps=1) == ("off", "on")
+    # a config written when the setting was a bool
+    assert FinetuneConfig(gradient_checkpointing=True).gradient_checkpointing == "on"
+    assert FinetuneConfig.model_validate({"gradient_checkpointing": False}).gradient_checkpointing == "off"
 
 
 def test_training_shapes_come_from_a_bounded_set(tiny_llm_path):
@@ -361,7 +377,7 @@ def test_lora_model_freezes_the_base_in_the_training_precision_and_checkpointing
         llm = load_llm(str(tiny_llm_path), device="cpu", precision="fp32")
         model = lora_model(llm, tiny_config(dropout=0.0, gradient_checkpointing=checkpointing), "fp32")
         if checkpointing:
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         for n, p in model.named_parameters():  # a non-zero LoRA B, so that every adapter gets a gradient
             if "lora_B" in n:
                 p.data.normal_(0, 0.1, generator=torch.Generator().manual_seed(1))
