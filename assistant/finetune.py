@@ -82,8 +82,8 @@ class FinetuneConfig(ApproachConfig):
     """Every knob of a LoRA build, with its default; QUICK is the demo/CI profile.
 
     The quick profile: SmolLM2-135M on a shipped corpus in minutes on 2 CPU cores. A step at
-    batch 8 costs about 5 s on a quiet 2-core AVX2 machine (fp32; 3-8 s with native bf16), so the
-    budget is several dozen steps. Spread over the whole train split that would show each fact less
+    batch 8 costs about 5 s on a quiet 2-core AVX2 machine (fp32) and 1-2 s with native bf16 (about
+    1 s compiled on an AMX Xeon: benchmarks/finetune_speed.py), so the budget is a hundred-odd steps. Spread over the whole train split that would show each fact less
     than once; instead the profile trains on a sample of 64 facts, each in every phrasing the
     corpus has of it (those facts the test split asks again as paraphrases first), so that the
     demo visibly learns the facts the evaluation checks (the full build trains on every pair).
@@ -608,13 +608,27 @@ def planned_steps(config: FinetuneConfig, examples: int) -> int:
 
 def settle(config: FinetuneConfig, examples: int) -> FinetuneConfig:
     """The config with its "auto" settings decided for a build of `examples` training examples:
-    compiled from COMPILE_FROM_STEPS planned steps, checkpointed where compiled. The manifest
-    records these, what the build ran."""
-    compiled = config.compile == "on" or (config.compile == "auto"
+    compiled from COMPILE_FROM_STEPS planned steps where torch.compile can compile, checkpointed
+    where compiled. The manifest records these, what the build ran."""
+    compiled = config.compile == "on" or (config.compile == "auto" and can_compile()
                                           and planned_steps(config, examples) >= COMPILE_FROM_STEPS)
     checkpointed = config.gradient_checkpointing == "on" or (config.gradient_checkpointing == "auto" and compiled)
     return config.model_copy(update={"compile": "on" if compiled else "off",
                                      "gradient_checkpointing": "on" if checkpointed else "off"})
+
+
+def can_compile() -> bool:
+    """Whether torch.compile can build kernels here: inductor compiles CPU kernels with a C++
+    compiler. Without one, dynamo's suppress_errors runs a layer's forward eagerly, but the
+    backward graph is compiled at the first backward, past that fallback, and fails the build
+    (tests/test_finetune.py): so a build on such a machine does not compile."""
+    try:
+        from torch._inductor.cpp_builder import get_cpp_compiler
+
+        get_cpp_compiler()  # finds a working compiler (`CXX`, else g++) or raises
+        return True
+    except Exception:  # InvalidCxxCompiler, or a torch without this helper
+        return False
 
 
 def compile_blocks(model) -> int:
@@ -626,8 +640,8 @@ def compile_blocks(model) -> int:
     scale-and-add, norms, activations, rotary), memory-bound and one op at a time in eager mode;
     compiled, it is fused into the matmuls' neighbours. Dynamic shapes: batch widths vary.
     A layer's Python differs per instance (its layer index), so each is traced apart: the cache
-    limits are raised to hold them all. Where compiling fails (no C++ compiler), torch falls
-    back to running the layer eagerly (suppress_errors) rather than failing the build."""
+    limits are raised to hold them all. Where tracing a layer fails, it runs eagerly
+    (suppress_errors); a machine without a C++ compiler is not compiled for at all (can_compile)."""
     import torch._dynamo
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
@@ -790,6 +804,9 @@ def build_adapter(run, corpus: Corpus, config: FinetuneConfig, approach: str = "
     from .llm import load_llm, pick_device
     from .memory import PeakMemory
 
+    if config.compile == "on" and not can_compile():
+        raise UserError("--compile on: torch.compile finds no C++ compiler on this machine (install g++, or use "
+                        "--compile auto or off)", field="compile")
     train_pairs, val_pairs = corpus.split("train"), corpus.split("val")
     if not train_pairs:
         raise UserError(f"corpus '{corpus.name}' has no training pairs (no qa.jsonl lines with split \"train\")",

@@ -141,13 +141,13 @@ def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
     from transformers import PrinterCallback, set_seed
 
     from assistant.finetune import FinetuneConfig, compile_blocks, data_collator, encode_examples, lora_config
-    from assistant.finetune import lora_model, settle, trainer_class, training_arguments
+    from assistant.finetune import can_compile, lora_model, settle, trainer_class, training_arguments
 
     tok = llm.tokenizer
-    # compiled as build_adapter compiles a build of COMPILE_FROM_STEPS steps or more, and so (settle)
-    # recomputing activations in backward, unless ours_no_checkpointing
+    # compiled as build_adapter compiles a build of COMPILE_FROM_STEPS steps or more (where torch.compile
+    # finds a C++ compiler), and so (settle) recomputing activations in backward, unless ours_no_checkpointing
     config = FinetuneConfig(batch_size=opts.batch_size, max_steps=opts.steps + opts.warmup, probe_questions=0,
-                            warmup_ratio=0.0, learning_rate=LR, compile="on",
+                            warmup_ratio=0.0, learning_rate=LR, compile="on" if can_compile() else "off",
                             gradient_checkpointing="off" if name == "ours_no_checkpointing" else "auto")
     common = dict(per_device_train_batch_size=opts.batch_size, max_steps=opts.steps + opts.warmup, learning_rate=LR,
                   lr_scheduler_type="cosine", warmup_steps=0, weight_decay=0.0, save_strategy="no", report_to="none",
@@ -161,7 +161,8 @@ def make_trainer(name: str, llm, examples, opts, precision: str, recorder):
         args = training_arguments(config, Path(out), "cpu", has_val=False, precision=precision)
         args.save_strategy = "no"
         model = lora_model(llm, config, precision)
-        compile_blocks(model)
+        if config.compile == "on":
+            compile_blocks(model)
         trainer = trainer_class(config.seed)(model=model, args=args, train_dataset=train_set,
                                              data_collator=data_collator(tok), callbacks=[recorder])
     elif name == "plain":

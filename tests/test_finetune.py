@@ -324,6 +324,27 @@ def test_compiled_layers_compute_the_same_loss_and_gradients(tmp_path, tiny_llm_
                 torch.testing.assert_close(grads_c[n], grads_e[n], rtol=1e-3, atol=1e-5)
 
 
+def test_a_machine_without_a_cpp_compiler_trains_uncompiled(tmp_path, tiny_llm_path, monkeypatch):
+    """inductor compiles CPU kernels with a C++ compiler. Without one a compiled layer's forward
+    falls back to eager (suppress_errors) but its backward fails at the first step (seen with CXX
+    naming no compiler and an empty inductor cache): so auto does not compile there, nor
+    checkpoint, and --compile on says why before anything is written."""
+    import torch._inductor.config as inductor
+
+    from assistant.finetune import COMPILE_FROM_STEPS, can_compile, settle
+
+    assert can_compile()  # this machine has one (and torch still has the helper asked)
+    monkeypatch.setattr(inductor.cpp, "cxx", (None, str(tmp_path / "no-such-compiler")))
+    assert not can_compile()
+    long = settle(FinetuneConfig(max_steps=COMPILE_FROM_STEPS), 64)
+    assert (long.compile, long.gradient_checkpointing) == ("off", "off")
+    corpus = make_corpus()
+    run = new_run(tmp_path, corpus, tiny_llm_path)
+    with pytest.raises(UserError, match="no C\\+\\+ compiler"):
+        build_adapter(run, corpus, tiny_config(compile="on"), device="cpu", precision="fp32")
+    assert not (run.path / "ft").exists()
+
+
 def test_auto_compiles_only_builds_long_enough_to_repay_it_and_checkpoints_where_compiled():
     from assistant.finetune import COMPILE_FROM_STEPS, planned_steps, settle
 
